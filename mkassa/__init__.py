@@ -1,0 +1,171 @@
+"""MKASSA web: the Bank's merchant payment app."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g, request
+from sqlalchemy import event
+
+from . import idempotency
+from .config import (DEFAULT_LOCALE, LOCALES, MAX_FORM_MEMORY_BYTES, MAX_FORM_PARTS, MAX_REQUEST_BYTES,
+                     SESSION_ABSOLUTE_SECONDS, Settings)
+from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """Build the app. `config` is a Settings, or a dict of Settings fields overriding the environment."""
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env(**(config or {}))
+    settings = settings.with_defaults()
+    settings.check()
+
+    app = Flask(__name__, instance_path=settings.instance_path, instance_relative_config=False)
+    app.extensions["mkassa.settings"] = settings
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_FORM_MEMORY_BYTES,
+        MAX_FORM_PARTS=MAX_FORM_PARTS,
+        SESSION_COOKIE_NAME="__Host-mkassa" if settings.session_cookie_secure else "mkassa",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=SESSION_ABSOLUTE_SECONDS,
+        WTF_CSRF_TIME_LIMIT=SESSION_ABSOLUTE_SECONDS,
+        WTF_CSRF_SSL_STRICT=settings.session_cookie_secure,
+        BABEL_DEFAULT_LOCALE=DEFAULT_LOCALE,
+        BABEL_DEFAULT_TIMEZONE="Asia/Bishkek",
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_ENABLED=not settings.extra.get("ratelimit_disabled", False),
+        RATELIMIT_HEADERS_ENABLED=True,
+        MAIL_SERVER=settings.mail_server or "localhost",
+        MAIL_PORT=settings.mail_port,
+        MAIL_DEFAULT_SENDER=settings.mail_sender,
+        MAIL_SUPPRESS_SEND=not settings.mail_server,
+    )
+    logging.basicConfig(level=settings.log_level)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_root() / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    mail.init_app(app)
+    limiter.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _sqlite_pragmas(db.engine)
+
+    _register_request_hooks(app)
+    _register_blueprints(app, settings)
+    _register_cli(app)
+    from .errors import register_error_handlers
+    from .templating import register_template_helpers
+    register_error_handlers(app)
+    register_template_helpers(app)
+    return app
+
+
+def _root():
+    from pathlib import Path
+    return Path(__file__).resolve().parent.parent
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # Concurrent requests wait for the write lock instead of failing at once.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True}
+
+
+def _sqlite_pragmas(engine) -> None:
+    """SQLite: foreign keys on, WAL, and BEGIN IMMEDIATE for every transaction.
+
+    BEGIN IMMEDIATE takes the write lock at the start, so read-then-write races (a balance check
+    and its reservation) cannot interleave; pysqlite's own transaction handling is switched off
+    so that savepoints work.
+    """
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _select_locale() -> str:
+    from flask_login import current_user
+    if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
+        return current_user.locale
+    cookie = request.cookies.get("lang") if request else None
+    if cookie in LOCALES:
+        return cookie
+    return request.accept_languages.best_match(LOCALES, DEFAULT_LOCALE) if request else DEFAULT_LOCALE
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from .security import require_login
+
+    @app.after_request
+    def _commit(response):
+        # One transaction per request: the view's work is committed once, or not at all.
+        # (Registered first, so it runs after every other after_request hook.)
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+            idempotency.release()
+        return response
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+            "form-action 'self'")
+        response.vary.add("HX-Request")
+        return response
+
+    app.before_request(require_login)
+    idempotency.init_app(app)
+
+    @app.before_request
+    def _start_dispatcher():
+        settings = app.extensions["mkassa.settings"]
+        if settings.outbox_inprocess and "mkassa.dispatcher" not in app.extensions:
+            from .services.outbox import InProcessDispatcher
+            dispatcher = InProcessDispatcher()
+            app.extensions["mkassa.dispatcher"] = dispatcher
+            dispatcher.start(app)
+        g.settings = settings
+
+    @app.get("/healthz", endpoint="health")
+    def health():
+        return {"status": "ok"}
+
+
+def _register_blueprints(app: Flask, settings: Settings) -> None:
+    from .blueprints import register
+    register(app, settings)
+
+
+def _register_cli(app: Flask) -> None:
+    from .cli import register
+    register(app)

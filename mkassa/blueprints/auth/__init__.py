@@ -1,0 +1,80 @@
+"""Sign-in with bank-issued credentials (M1.2), sign-out, language choice."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ...config import LOCALES
+from ...extensions import limiter
+from ...security import SESSION_TOKEN_KEY
+from ...services import audit
+from ...services import auth as auth_service
+
+bp = Blueprint("auth", __name__)
+
+# Throttles: per address, and per login so a botnet cannot guess one account's password.
+LOGIN_LIMIT_PER_ADDRESS = "30 per minute"
+LOGIN_LIMIT_PER_LOGIN = "10 per 15 minutes"
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+def _login_key() -> str:
+    return "login:" + request.form.get("login", "").strip().lower()[:64]
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never an open redirect to another host."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"])
+@limiter.limit(LOGIN_LIMIT_PER_LOGIN, methods=["POST"], key_func=_login_key)
+def login():
+    if request.method == "GET" and current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    error = None
+    if request.method == "POST":
+        user = auth_service.authenticate(request.form.get("login", ""), request.form.get("password", ""))
+        if user is not None:
+            token = auth_service.start_session(user, request.user_agent.string)
+            audit.record(user, "auth.login", merchant_id=user.merchant_id)
+            # A fresh cookie at every sign-in: nothing from before survives into the session.
+            session.clear()
+            session[SESSION_TOKEN_KEY] = token
+            session.permanent = True
+            target = _safe_next(request.args.get("next")) or url_for(
+                "admin.index" if user.is_admin else "home.index")
+            return redirect(target)
+        error = _("Wrong login or password.")
+    status = 401 if error else 200
+    return render_template("auth/login.html", error=error, login=request.form.get("login", "")), status
+
+
+@bp.post("/logout")
+def logout():
+    auth_service.end_session(session.get(SESSION_TOKEN_KEY))
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/language")
+def set_language():
+    lang = request.form.get("lang", "")
+    target = _safe_next(request.form.get("next")) or url_for("home.index")
+    response = redirect(target)
+    if lang in LOCALES:
+        response.set_cookie("lang", lang, max_age=LANGUAGE_COOKIE_SECONDS, httponly=True, samesite="Lax",
+                            secure=current_app.extensions["mkassa.settings"].session_cookie_secure)
+        if current_user.is_authenticated:
+            current_user.locale = lang
+    g.language_changed = lang
+    return response

@@ -1,0 +1,59 @@
+"""Home screen (M4): today's total and the payment history."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from ...models import Payment
+from ...security import merchant_user_required, scoped
+from ...services.queries import history_page, today_total
+from ...templating import local_dt
+
+bp = Blueprint("home", __name__)
+
+
+def _cursor() -> tuple[datetime, int] | None:
+    raw = request.args.get("before")
+    if not raw:
+        return None
+    try:
+        stamp, pid = raw.rsplit("_", 1)
+        return datetime.fromisoformat(stamp), int(pid)
+    except ValueError:
+        abort(400)
+
+
+def _encode(cursor: tuple[datetime, int] | None) -> str | None:
+    return f"{cursor[0].isoformat()}_{cursor[1]}" if cursor else None
+
+
+@bp.get("/")
+def index():
+    if current_user.is_admin:
+        return redirect(url_for("admin.index"))
+    return _home()
+
+
+@merchant_user_required
+def _home():
+    rows, cursor = history_page(_payments())
+    return render_template("home/index.html", total=today_total(scoped(Payment)), rows=rows,
+                           next_cursor=_encode(cursor))
+
+
+def _payments():
+    return scoped(Payment).options(joinedload(Payment.cashier), joinedload(Payment.point))
+
+
+@bp.get("/history")
+@merchant_user_required
+def history():
+    """More history rows (infinite scroll); a full page without JavaScript."""
+    before = _cursor()
+    rows, cursor = history_page(_payments(), before)
+    template = "home/_rows.html" if request.headers.get("HX-Request") else "home/history.html"
+    return render_template(template, rows=rows, next_cursor=_encode(cursor),
+                           prev_day=local_dt(before[0], "d MMMM") if before else None)

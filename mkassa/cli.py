@@ -1,0 +1,74 @@
+"""Command-line tools: `flask admin create`, `flask demo seed`, `flask outbox run|once`."""
+from __future__ import annotations
+
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .extensions import db
+from .models import User
+
+admin_cli = AppGroup("admin", help="Bank staff accounts.")
+demo_cli = AppGroup("demo", help="Demo data (sandbox only).")
+outbox_cli = AppGroup("outbox", help="Deliver queued SMS, e-mail, push and bank calls.")
+
+
+@admin_cli.command("create")
+@click.option("--login", required=True)
+@click.option("--name", default="Bank operator")
+@click.password_option(help="Asked for when not given.")
+def admin_create(login: str, name: str, password: str) -> None:
+    """Create a bank staff account (role admin)."""
+    from .services.auth import hash_password
+    if db.session.scalar(select(User.id).where(User.login == login)):
+        raise click.ClickException(f"login {login!r} is taken")
+    db.session.add(User(role="admin", login=login, name=name, password_hash=hash_password(password)))
+    db.session.commit()
+    click.echo(f"admin {login} created")
+
+
+@demo_cli.command("seed")
+@click.option("--payments", default=500, show_default=True)
+def demo_seed(payments: int) -> None:
+    """Seed the demo merchant once (does nothing if it exists); prints the demo logins."""
+    from .services.demo import DEMO_LOGINS, seed
+    if not current_app.extensions["mkassa.settings"].sandbox:
+        raise click.ClickException("demo data is for the sandbox only")
+    created = seed(payments=payments)
+    db.session.commit()
+    click.echo("demo data " + ("created" if created else "already present"))
+    for role, login, password in DEMO_LOGINS:
+        click.echo(f"  {role:8} login: {login:10} password: {password}")
+
+
+@outbox_cli.command("once")
+def outbox_once() -> None:
+    """Deliver what is due now, once."""
+    from .services.outbox import dispatch_due, run_periodic
+    run_periodic()
+    click.echo(f"delivered {dispatch_due()}")
+
+
+@outbox_cli.command("run")
+@click.option("--interval", default=1.0, show_default=True)
+def outbox_run(interval: float) -> None:
+    """Deliver the outbox and run periodic jobs until stopped (the production worker)."""
+    from .services.outbox import dispatch_due, run_periodic
+    while True:
+        run_periodic()
+        dispatch_due()
+        db.session.remove()
+        time.sleep(interval)
+
+
+def register(app: Flask) -> None:
+    for group in (admin_cli, demo_cli, outbox_cli):
+        app.cli.add_command(group)
+    try:
+        from .commands.elqr import elqr_cli
+    except ImportError:  # the codec's CLI arrives with the ELQR module
+        return
+    app.cli.add_command(elqr_cli)

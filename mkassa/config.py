@@ -1,0 +1,173 @@
+"""Settings, read once from the environment into one typed, frozen object.
+
+The embedded default (SQLite under instance/, sandbox bank, generated secrets) needs nothing but
+Python. Production refuses to start with anything that is only safe on a laptop.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+BANK_MODES = ("sandbox", "production")
+LOCALES = ("ru", "ky", "en")
+DEFAULT_LOCALE = "ru"
+
+# Limits that protect the server from oversized input (bytes / counts).
+MAX_REQUEST_BYTES = 1 * 1024 * 1024
+MAX_FORM_MEMORY_BYTES = 256 * 1024
+MAX_FORM_PARTS = 200
+
+# Sessions: idle and absolute lifetimes (seconds).
+SESSION_IDLE_SECONDS = 30 * 60
+SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60
+
+# Secrets that are generated into instance/ on the first run of the embedded default.
+GENERATED_SECRETS = ("SECRET_KEY", "WEBHOOK_SECRET")
+
+
+class UnsafeConfiguration(RuntimeError):
+    """Raised when production settings would put money or people at risk."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    bank_mode: str = "sandbox"
+    secret_key: str = ""
+    database_url: str = ""
+    redis_url: str = ""
+    instance_path: str = ""
+    testing: bool = False
+    # Standard Webhooks secret shared with the Bank ("whsec_<base64>").
+    webhook_secret: str = ""
+    webhook_tolerance_seconds: int = 5 * 60
+    sms_sender: str = "333-SVK"
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+    corebank_url: str = ""
+    corebank_token: str = ""
+    session_cookie_secure: bool = False
+    # ELQR: what goes into a payment's QR (see shared/specs/elqr.md).
+    elqr_base_url: str = "https://app.mbank.kg/qr/"
+    elqr_provider_id: str = "c2b.mbank.kg"
+    elqr_service_code: str = "mkassa"
+    # Largest amount one payment may carry, tyiyn (1 000 000 som).
+    max_payment_tyiyn: int = 100_000_000
+    payment_lifetime_seconds: int = 60
+    # Sandbox: delay before a received payment settles to "available" (seconds).
+    sandbox_settle_seconds: int = 10
+    sandbox_payout_seconds: int = 15
+    mail_server: str = ""
+    mail_port: int = 25
+    mail_sender: str = "MKASSA <no-reply@mkassa.local>"
+    operator_whatsapp: str = "996312000000"
+    map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Deliver the outbox from a thread inside the web process (the embedded default).
+    outbox_inprocess: bool = True
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sandbox(self) -> bool:
+        return self.bank_mode == "sandbox"
+
+    @classmethod
+    def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if env is None else env
+        instance = env.get("MKASSA_INSTANCE_PATH") or str(Path(__file__).resolve().parent.parent / "instance")
+        mode = env.get("BANK_MODE", "sandbox")
+        values: dict[str, Any] = dict(
+            bank_mode=mode,
+            secret_key=env.get("SECRET_KEY", ""),
+            database_url=env.get("DATABASE_URL", ""),
+            redis_url=env.get("REDIS_URL", ""),
+            instance_path=instance,
+            webhook_secret=env.get("WEBHOOK_SECRET", ""),
+            sms_sender=env.get("SMS_SENDER", "333-SVK"),
+            sms_gateway_url=env.get("SMS_GATEWAY_URL", ""),
+            sms_gateway_token=env.get("SMS_GATEWAY_TOKEN", ""),
+            corebank_url=env.get("COREBANK_URL", ""),
+            corebank_token=env.get("COREBANK_TOKEN", ""),
+            session_cookie_secure=_bool(env.get("SESSION_COOKIE_SECURE"), mode == "production"),
+            mail_server=env.get("MAIL_SERVER", ""),
+            mail_port=int(env.get("MAIL_PORT", "25")),
+            operator_whatsapp=env.get("OPERATOR_WHATSAPP", "996312000000"),
+            map_tiles_url=env.get("MAP_TILES_URL", cls.map_tiles_url),
+            outbox_inprocess=_bool(env.get("OUTBOX_INPROCESS"), mode == "sandbox"),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
+        for name, attr in (("PAYMENT_LIFETIME_SECONDS", "payment_lifetime_seconds"),
+                           ("SANDBOX_SETTLE_SECONDS", "sandbox_settle_seconds"),
+                           ("SANDBOX_PAYOUT_SECONDS", "sandbox_payout_seconds"),
+                           ("MAX_PAYMENT_TYIYN", "max_payment_tyiyn")):
+            if env.get(name):
+                values[attr] = int(env[name])
+        for name, attr in (("ELQR_BASE_URL", "elqr_base_url"), ("ELQR_PROVIDER_ID", "elqr_provider_id"),
+                           ("ELQR_SERVICE_CODE", "elqr_service_code")):
+            if env.get(name):
+                values[attr] = env[name]
+        values.update(overrides)
+        return cls(**values)
+
+    def with_defaults(self) -> "Settings":
+        """Fill the embedded defaults: SQLite and generated secrets under instance/."""
+        changes: dict[str, Any] = {}
+        path = Path(self.instance_path)
+        if not self.database_url:
+            changes["database_url"] = f"sqlite:///{path / 'mkassa.sqlite3'}"
+        for name in GENERATED_SECRETS:
+            attr = name.lower()
+            if not getattr(self, attr):
+                changes[attr] = _instance_secret(path, name)
+        return replace(self, **changes) if changes else self
+
+    def check(self) -> None:
+        if self.bank_mode not in BANK_MODES:
+            raise UnsafeConfiguration(f"BANK_MODE must be one of {BANK_MODES}, not {self.bank_mode!r}")
+        if self.bank_mode != "production":
+            return
+        problems = []
+        if not self.secret_key or len(self.secret_key) < 32:
+            problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        if not self.webhook_secret.startswith("whsec_"):
+            problems.append("WEBHOOK_SECRET must be the Bank's whsec_ secret")
+        if not self.database_url or self.database_url.startswith("sqlite"):
+            problems.append("DATABASE_URL must point to PostgreSQL, not SQLite")
+        if not self.sms_gateway_url or not self.corebank_url:
+            problems.append("SMS_GATEWAY_URL and COREBANK_URL are required: sandbox adapters are refused")
+        if not self.session_cookie_secure:
+            problems.append("SESSION_COOKIE_SECURE must stay on")
+        if problems:
+            raise UnsafeConfiguration("; ".join(problems))
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings safe to show an operator: secrets are masked."""
+        hidden = {"secret_key", "webhook_secret", "sms_gateway_token", "corebank_token"}
+        return {f.name: ("***" if f.name in hidden and getattr(self, f.name) else getattr(self, f.name))
+                for f in fields(self)}
+
+
+def _instance_secret(path: Path, name: str) -> str:
+    """Read a secret from instance/, generating it on the first run (file mode 0600)."""
+    path.mkdir(parents=True, exist_ok=True)
+    target = path / f"{name.lower()}.secret"
+    if target.exists():
+        return target.read_text().strip()
+    value = ("whsec_" + _b64(secrets.token_bytes(24))) if name == "WEBHOOK_SECRET" else secrets.token_urlsafe(48)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    return value
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+    return base64.b64encode(raw).decode()

@@ -1,0 +1,1 @@
+"""Adapters to the Bank's systems: a sandbox and a production implementation each."""

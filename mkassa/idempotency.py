@@ -1,0 +1,105 @@
+"""Idempotency-Key for every state-changing request.
+
+Same key + same body → the stored response is replayed; same key + another body → 409; a duplicate
+that arrives while the first is still running → 409 and no second effect. The key row is committed
+before the view runs, so the unique constraint decides between concurrent duplicates.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from flask import Flask, Response, abort, g, request, session
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+from .models import IdempotencyKey, utcnow
+
+HEADER = "Idempotency-Key"
+KEY_MAX_LENGTH = 128
+KEY_LIFETIME = timedelta(hours=24)
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+REPLAYED_HEADERS = ("Content-Type", "Location", "HX-Redirect", "HX-Trigger", "HX-Location")
+
+
+def _scope() -> str:
+    if current_user.is_authenticated:
+        return f"user:{current_user.get_id()}"
+    # Anonymous forms (sign-in, recovery) are tied to the browser's CSRF session.
+    return "anon:" + hashlib.sha256(str(session.get("csrf_token", request.remote_addr)).encode()).hexdigest()[:32]
+
+
+def _request_hash() -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{request.method} {request.path}\n".encode())
+    digest.update(request.get_data(cache=True))
+    return digest.hexdigest()
+
+
+def before_request() -> Response | None:
+    key = request.headers.get(HEADER)
+    if request.method not in UNSAFE_METHODS or not key:
+        return None
+    if len(key) > KEY_MAX_LENGTH:
+        abort(400, description=_("The Idempotency-Key header is too long."))
+    scope, digest = _scope(), _request_hash()
+    existing = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.scope == scope,
+                                                              IdempotencyKey.key == key))
+    if existing is None:
+        row = IdempotencyKey(scope=scope, key=key, request_hash=digest)
+        db.session.add(row)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            existing = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.scope == scope,
+                                                                      IdempotencyKey.key == key))
+        else:
+            g.idempotency_key_id = row.id
+            return None
+    if existing.request_hash != digest:
+        abort(409, description=_("This request was already sent with different content."))
+    if existing.status != "done":
+        abort(409, description=_("This request is still being processed. Please wait."))
+    response = Response(existing.response_body, status=existing.response_status)
+    for name, value in (existing.response_headers or {}).items():
+        response.headers[name] = value
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def store_response(response: Response) -> Response:
+    """Keep a successful response with the request's own commit, to replay it on a retry."""
+    key_id = g.get("idempotency_key_id")
+    if key_id is None or response.status_code >= 400 or response.is_streamed:
+        return response
+    g.pop("idempotency_key_id")
+    row = db.session.get(IdempotencyKey, key_id)
+    row.status = "done"
+    row.response_status = response.status_code
+    row.response_headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
+    row.response_body = response.get_data()
+    return response
+
+
+def release() -> None:
+    """A request that failed changed nothing: free its key, so the client's retry runs again."""
+    key_id = g.pop("idempotency_key_id", None)
+    if key_id is not None:
+        db.session.rollback()
+        db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_id))
+        db.session.commit()
+
+
+def purge_expired() -> int:
+    result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - KEY_LIFETIME))
+    return result.rowcount
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(before_request)
+    app.after_request(store_response)
+    app.teardown_request(lambda exc: release())

@@ -1,0 +1,103 @@
+"""Posting to the double-entry ledger (see models.ledger for the invariants it keeps)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import LedgerAccount, LedgerEntry, LedgerTransfer, utcnow
+from ..models.ledger import BANK_ACCOUNT_KINDS, MERCHANT_ACCOUNT_KINDS
+
+
+class LedgerError(Exception):
+    pass
+
+
+class UnbalancedTransfer(LedgerError):
+    pass
+
+
+class InsufficientFunds(LedgerError):
+    """A merchant account would go below zero; the database refused it."""
+
+
+def account_code(kind: str, merchant_id: int | None = None) -> str:
+    return f"bank:{kind}" if merchant_id is None else f"m{merchant_id}:{kind}"
+
+
+def get_account(kind: str, merchant_id: int | None = None) -> LedgerAccount:
+    """The account of that kind, created on first use (merchant accounts exist from onboarding)."""
+    if (merchant_id is None) != (kind in BANK_ACCOUNT_KINDS):
+        raise LedgerError(f"account kind {kind!r} does not fit merchant {merchant_id!r}")
+    code = account_code(kind, merchant_id)
+    acc = db.session.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+    if acc is None:
+        acc = LedgerAccount(code=code, kind=kind, merchant_id=merchant_id, balance=0)
+        try:
+            with db.session.begin_nested():
+                db.session.add(acc)
+        except IntegrityError:  # created meanwhile by a concurrent transaction
+            acc = db.session.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+    return acc
+
+
+def open_merchant_accounts(merchant_id: int) -> None:
+    for kind in MERCHANT_ACCOUNT_KINDS:
+        get_account(kind, merchant_id)
+
+
+def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchant_id: int | None = None,
+         payment_id: int | None = None, memo: str | None = None,
+         at: datetime | None = None) -> LedgerTransfer | None:
+    """Post one balanced transfer. Returns None if `code` was already posted (a replay).
+
+    Balances move by guarded UPDATEs in the same transaction, never read-then-write in Python, so
+    concurrent posts cannot lose an update; the CHECK constraint turns an overdraft into
+    InsufficientFunds and the savepoint undoes the whole transfer.
+    """
+    if sum(amount for _, amount in legs) != 0 or any(amount == 0 for _, amount in legs):
+        raise UnbalancedTransfer(f"transfer {code}: legs must be non-zero and sum to zero")
+    if db.session.scalar(select(LedgerTransfer.id).where(LedgerTransfer.code == code)) is not None:
+        return None
+    try:
+        with db.session.begin_nested():
+            at = at or utcnow()
+            transfer = LedgerTransfer(code=code, kind=kind, merchant_id=merchant_id,
+                                      payment_id=payment_id, memo=memo, created_at=at)
+            db.session.add(transfer)
+            db.session.flush()
+            for acc, amount in legs:
+                db.session.add(LedgerEntry(transfer_id=transfer.id, account_id=acc.id, amount=amount,
+                                           created_at=at))
+                db.session.execute(update(LedgerAccount).where(LedgerAccount.id == acc.id)
+                                   .values(balance=LedgerAccount.balance + amount))
+            db.session.flush()
+    except IntegrityError as exc:
+        if db.session.scalar(select(LedgerTransfer.id).where(LedgerTransfer.code == code)) is not None:
+            return None  # the same transfer won a race: it is posted once
+        raise InsufficientFunds(code) from exc
+    for acc, _ in legs:
+        db.session.refresh(acc, ["balance"])
+    return transfer
+
+
+def balances(merchant_id: int) -> dict[str, int]:
+    rows = db.session.execute(select(LedgerAccount.kind, LedgerAccount.balance)
+                              .where(LedgerAccount.merchant_id == merchant_id)).all()
+    result = {kind: 0 for kind in MERCHANT_ACCOUNT_KINDS}
+    result.update({kind: balance for kind, balance in rows})
+    return result
+
+
+def total_sum() -> int:
+    """Sum over all accounts: zero whenever money is conserved."""
+    return int(db.session.scalar(select(func.coalesce(func.sum(LedgerAccount.balance), 0))))
+
+
+def entries_sum_matches_balances() -> bool:
+    """Every kept balance equals the sum of its entries (the append-only history)."""
+    sums = dict(db.session.execute(select(LedgerEntry.account_id, func.sum(LedgerEntry.amount))
+                                   .group_by(LedgerEntry.account_id)).all())
+    return all(sums.get(acc.id, 0) == acc.balance for acc in db.session.scalars(select(LedgerAccount)))

@@ -1,0 +1,50 @@
+"""Payments as a state machine, and the ledger postings they cause.
+
+pending → succeeded | failed | expired | cancelled. Money that the Bank confirms is always
+credited, even to a payment already cancelled or expired (it is then flagged for staff): money
+received is never dropped.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..models import Payment, utcnow
+from . import ledger
+
+ALLOWED = {
+    "pending": {"succeeded", "failed", "expired", "cancelled"},
+    # Late money: the payer paid a QR the cashier had already given up on.
+    "expired": {"succeeded"},
+    "cancelled": {"succeeded"},
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, payment: Payment, target: str):
+        super().__init__(f"payment {payment.public_id}: {payment.status} → {target} is not allowed")
+        self.payment, self.target = payment, target
+
+
+def transition(payment: Payment, target: str, now: datetime | None = None) -> None:
+    if target not in ALLOWED.get(payment.status, set()):
+        raise IllegalTransition(payment, target)
+    if target == "succeeded" and payment.status in ("expired", "cancelled"):
+        payment.flagged = True
+    payment.status = target
+    payment.finished_at = now or utcnow()
+
+
+def credit(payment: Payment, at: datetime | None = None) -> None:
+    """Money received for a payment: in processing until it settles. Posted once per payment."""
+    ledger.post(f"payment:{payment.public_id}", "payment", [
+        (ledger.get_account("bank_incoming"), -payment.amount),
+        (ledger.get_account("processing", payment.merchant_id), payment.amount),
+    ], merchant_id=payment.merchant_id, payment_id=payment.id, at=at)
+
+
+def settle(payment: Payment, at: datetime | None = None) -> None:
+    """In processing → available (the Bank's settlement). Posted once per payment."""
+    ledger.post(f"settle:{payment.public_id}", "settlement", [
+        (ledger.get_account("processing", payment.merchant_id), -payment.amount),
+        (ledger.get_account("available", payment.merchant_id), payment.amount),
+    ], merchant_id=payment.merchant_id, payment_id=payment.id, at=at)

@@ -1,0 +1,163 @@
+"""Test fixtures: a database of the run's own (SQLite, or PostgreSQL with --db=postgresql),
+the schema from the Alembic migrations, a clean slate after every test, and helpers to sign in.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from mkassa import create_app
+from mkassa.config import Settings
+from mkassa.extensions import db, limiter
+
+# The Standard Webhooks known-answer secret: tests sign with it like the Bank would.
+TEST_WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--db", default=os.environ.get("MKASSA_TEST_DB", "sqlite"),
+                     choices=["sqlite", "postgresql"], help="database the suite runs on")
+
+
+def pytest_report_header(config):
+    return f"database: {config.getoption('--db')}"
+
+
+def _pg_base() -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or PG_DEFAULT
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+
+
+@pytest.fixture(scope="session")
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    if request.config.getoption("--db") == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    base = make_url(_pg_base())
+    name = f"mkassa_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def make_settings(database_url: str, instance_path: str, **overrides) -> Settings:
+    values = dict(testing=True, database_url=database_url, instance_path=instance_path,
+                  secret_key="test-secret-key-" + "x" * 32, webhook_secret=TEST_WEBHOOK_SECRET,
+                  outbox_inprocess=False)
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def _app(database_url, tmp_path_factory):
+    app = create_app(make_settings(database_url, str(tmp_path_factory.mktemp("instance"))))
+    with app.app_context():
+        from flask_migrate import upgrade
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _wipe(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def app(_app):
+    limiter.reset()
+    with _app.app_context():
+        yield _app
+        db.session.remove()
+    _wipe(_app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Auth:
+    """Sign in and out through the real form, like flaskr's `auth` fixture."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        html = self.client.get(path).get_data(as_text=True)
+        match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def login(self, login: str, password: str = "demo1234"):
+        token = self.csrf()
+        return self.client.post("/login", data={"login": login, "password": password, "csrf_token": token})
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": self.csrf("/")})
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def demo(app):
+    """The sandbox demo merchant (small: 40 payments), committed."""
+    from mkassa.services.demo import seed
+    seed(payments=40)
+    db.session.commit()
+    from mkassa.models import Merchant, User
+    from sqlalchemy import select
+    merchant = db.session.scalar(select(Merchant).where(Merchant.display_name == "Demo Shop"))
+    users = {u.login: u for u in db.session.scalars(select(User).where(User.merchant_id == merchant.id))}
+    return type("Demo", (), {"merchant": merchant, "owner": users["demo"], "cashier": users["cashier"],
+                             "cashier2": users["cashier2"], "points": merchant.points})
+
+
+@pytest.fixture
+def admin_user(app):
+    from mkassa.models import User
+    from mkassa.services.auth import hash_password
+    user = User(role="admin", login="operator", name="Operator", password_hash=hash_password("operator-pass-1"))
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+class LiveServer:
+    def __init__(self, app, host: str = "localhost"):
+        from werkzeug.serving import make_server
+        self.server = make_server(host, 0, app, threaded=True)
+        self.url = f"http://{host}:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(5)
