@@ -66,7 +66,7 @@ def _app(database_url, tmp_path_factory):
     app = create_app(make_settings(database_url, str(tmp_path_factory.mktemp("instance"))))
     with app.app_context():
         from flask_migrate import upgrade
-        upgrade()
+        upgrade(revision="heads")
     yield app
     with app.app_context():
         db.engine.dispose()

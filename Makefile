@@ -1,0 +1,63 @@
+# The README's two commands: `make run` and `make test`. Everything they need is set up here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+FLASK := $(BIN)/flask --app wsgi
+PG_URL ?= $(if $(TEST_DATABASE_URL),$(TEST_DATABASE_URL),postgresql://postgres@127.0.0.1:5432/postgres)
+
+.PHONY: run test test-sqlite test-postgresql install install-dev translations chromium bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed translations
+install-dev: $(VENV)/.installed-dev translations
+
+# Compiled catalogs are build products, not sources.
+translations: $(VENV)/.installed
+	@$(BIN)/pybabel compile -q -d mkassa/translations 2>/dev/null || $(BIN)/pybabel compile -d mkassa/translations
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) demo seed
+	@echo "MKASSA web: http://127.0.0.1:$(PORT)  (bank console: flask --app wsgi admin create --login operator)"
+	$(FLASK) run --host 127.0.0.1 --port $(PORT) --no-reload --with-threads
+
+# Debian's Chromium for the browser tests (never a browser download of Playwright's own).
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing (apt-get install chromium as root); browser tests will be skipped"; fi; fi
+
+test: install-dev chromium
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgresql
+
+test-sqlite:
+	$(BIN)/python -m pytest --db=sqlite
+
+# PostgreSQL when one is reachable; under CI a missing PostgreSQL is a failure, not a skip.
+test-postgresql:
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+	  TEST_DATABASE_URL='$(PG_URL)' $(BIN)/python -m pytest --db=postgresql; \
+	elif [ "$$CI" = "true" ]; then echo "PostgreSQL is not reachable at $(PG_URL): CI requires it" >&2; exit 1; \
+	else echo "PostgreSQL not reachable at $(PG_URL): skipping the PostgreSQL run"; fi
+
+bench: install-dev
+	$(BIN)/python -m bench
+
+lint: install-dev
+	$(BIN)/python -m compileall -q mkassa tests
+
+clean:
+	rm -rf $(VENV) instance
