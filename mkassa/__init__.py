@@ -1,6 +1,7 @@
 """MKASSA web: the Bank's merchant payment app."""
 from __future__ import annotations
 
+import contextvars
 import logging
 from typing import Any
 
@@ -11,6 +12,11 @@ from . import idempotency
 from .config import (DEFAULT_LOCALE, LOCALES, MAX_FORM_MEMORY_BYTES, MAX_FORM_PARTS, MAX_REQUEST_BYTES,
                      SESSION_ABSOLUTE_SECONDS, Settings)
 from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+
+
+# Whether a SQLite transaction starts as BEGIN IMMEDIATE (the default: requests, jobs, CLI).
+# Tests turn it off for their own inspection queries so that they never block the app.
+SQLITE_IMMEDIATE: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_immediate", default=True)
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -103,7 +109,7 @@ def _sqlite_pragmas(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if SQLITE_IMMEDIATE.get() else "BEGIN")
 
 
 def _select_locale() -> str:
@@ -142,6 +148,16 @@ def _register_request_hooks(app: Flask) -> None:
             "form-action 'self'")
         response.vary.add("HX-Request")
         return response
+
+    @app.before_request
+    def _immediate():
+        g.sqlite_immediate_token = SQLITE_IMMEDIATE.set(True)
+
+    @app.teardown_request
+    def _reset_immediate(_exc):
+        token = g.pop("sqlite_immediate_token", None)
+        if token is not None:
+            SQLITE_IMMEDIATE.reset(token)
 
     app.before_request(require_login)
     idempotency.init_app(app)

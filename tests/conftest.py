@@ -10,9 +10,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, inspect, make_url, text
 
-from mkassa import create_app
+from flask.testing import FlaskClient
+
+from mkassa import SQLITE_IMMEDIATE, create_app
 from mkassa.config import Settings
 from mkassa.extensions import db, limiter
 
@@ -75,8 +77,9 @@ def _app(database_url, tmp_path_factory):
 def _wipe(app) -> None:
     with app.app_context():
         db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
+            existing = set(inspect(conn).get_table_names())
+            tables = [t.name for t in reversed(db.metadata.sorted_tables) if t.name in existing]
             if conn.dialect.name == "postgresql":
                 conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
             else:
@@ -84,13 +87,47 @@ def _wipe(app) -> None:
                     conn.execute(text(f'DELETE FROM "{table}"'))
 
 
+class FreshContextClient(FlaskClient):
+    """Each request runs in an app context (and database session) of its own, as in production.
+
+    The test's own session commits first, so what the test set up is visible to the request and
+    the test sees the request's effects afterwards (commit expires loaded objects).
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(_app):
     limiter.reset()
-    with _app.app_context():
-        yield _app
-        db.session.remove()
+    _app.test_client_class = FreshContextClient
+    # The test's inspection queries use deferred transactions: they never block the app's writers.
+    token = SQLITE_IMMEDIATE.set(False)
+    try:
+        with _app.app_context():
+            yield _app
+            db.session.remove()
+    finally:
+        SQLITE_IMMEDIATE.reset(token)
     _wipe(_app)
+
+
+@pytest.fixture
+def make_app(database_url, tmp_path):
+    """Another app on the test database with other settings (its engine disposed afterwards)."""
+    made = []
+
+    def factory(**overrides):
+        app = create_app(make_settings(database_url, str(tmp_path / f"instance{len(made)}"), **overrides))
+        made.append(app)
+        return app
+    yield factory
+    for app in made:
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
@@ -161,3 +198,19 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(5)
+
+
+@pytest.fixture
+def live_server(_app, app):
+    """The test app served on http://localhost:<port> with the in-process outbox dispatcher
+    running, as under `make run` (WebAuthn needs the name localhost, not 127.0.0.1)."""
+    from mkassa.services.outbox import InProcessDispatcher
+    dispatcher = InProcessDispatcher()
+    _app.extensions["mkassa.dispatcher"] = dispatcher
+    dispatcher.start(_app)
+    try:
+        with LiveServer(_app) as server:
+            yield server.url
+    finally:
+        dispatcher.stop()
+        _app.extensions.pop("mkassa.dispatcher", None)

@@ -120,9 +120,11 @@ class InProcessDispatcher:
         self._thread = threading.Thread(target=self._run, args=(app,), name="outbox", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
         self._stop.set()
         self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def wake(self) -> None:
         self._wake.set()

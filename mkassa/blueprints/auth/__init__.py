@@ -16,8 +16,11 @@ from ...services import auth as auth_service
 bp = Blueprint("auth", __name__)
 
 # Throttles: per address, and per login so a botnet cannot guess one account's password.
-LOGIN_LIMIT_PER_ADDRESS = "30 per minute"
-LOGIN_LIMIT_PER_LOGIN = "10 per 15 minutes"
+LOGIN_ATTEMPTS_PER_ADDRESS = 30  # per minute
+LOGIN_ATTEMPTS_PER_LOGIN = 10  # per LOGIN_WINDOW_MINUTES
+LOGIN_WINDOW_MINUTES = 15
+LOGIN_LIMIT_PER_ADDRESS = f"{LOGIN_ATTEMPTS_PER_ADDRESS} per minute"
+LOGIN_LIMIT_PER_LOGIN = f"{LOGIN_ATTEMPTS_PER_LOGIN} per {LOGIN_WINDOW_MINUTES} minutes"
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 
