@@ -7,7 +7,7 @@ PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 PG_URL ?= $(if $(TEST_DATABASE_URL),$(TEST_DATABASE_URL),postgresql://postgres@127.0.0.1:5432/postgres)
 
-.PHONY: run test test-sqlite test-postgresql install install-dev translations chromium bench lint clean
+.PHONY: run test test-sqlite test-postgresql install install-dev translations messages chromium bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,12 @@ install-dev: $(VENV)/.installed-dev translations
 
 # Compiled catalogs are build products, not sources.
 translations: $(VENV)/.installed
-	@$(BIN)/pybabel compile -q -d mkassa/translations 2>/dev/null || $(BIN)/pybabel compile -d mkassa/translations
+	@$(BIN)/pybabel compile -d mkassa/translations >/dev/null
+
+# Refresh the catalogs from the code (then translate the new entries in ru/ky/en).
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k lazy_gettext --no-location --sort-output -o mkassa/translations/messages.pot mkassa
+	$(BIN)/pybabel update -i mkassa/translations/messages.pot -d mkassa/translations --no-fuzzy-matching
 
 run: install
 	$(FLASK) db upgrade

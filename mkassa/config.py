@@ -68,11 +68,15 @@ class Settings:
     mail_server: str = ""
     mail_port: int = 25
     mail_sender: str = "MKASSA <no-reply@mkassa.local>"
+    # Web push (VAPID "sub" claim): how a push service reaches the operator; mailto: or https:.
+    vapid_subject: str = "mailto:support@mkassa.local"
     operator_whatsapp: str = "996312000000"
     map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     # Deliver the outbox from a thread inside the web process (the embedded default).
     outbox_inprocess: bool = True
     log_level: str = "INFO"
+    # Rate-limit counters live in Redis under this prefix when REDIS_URL is set.
+    ratelimit_key_prefix: str = "mkassa"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -103,6 +107,7 @@ class Settings:
             map_tiles_url=env.get("MAP_TILES_URL", cls.map_tiles_url),
             outbox_inprocess=_bool(env.get("OUTBOX_INPROCESS"), mode == "sandbox"),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            ratelimit_key_prefix=env.get("RATELIMIT_KEY_PREFIX", "mkassa"),
         )
         for name, attr in (("PAYMENT_LIFETIME_SECONDS", "payment_lifetime_seconds"),
                            ("SANDBOX_SETTLE_SECONDS", "sandbox_settle_seconds"),
@@ -111,7 +116,7 @@ class Settings:
             if env.get(name):
                 values[attr] = int(env[name])
         for name, attr in (("ELQR_BASE_URL", "elqr_base_url"), ("ELQR_PROVIDER_ID", "elqr_provider_id"),
-                           ("ELQR_SERVICE_CODE", "elqr_service_code")):
+                           ("ELQR_SERVICE_CODE", "elqr_service_code"), ("VAPID_SUBJECT", "vapid_subject")):
             if env.get(name):
                 values[attr] = env[name]
         values.update(overrides)

@@ -33,9 +33,18 @@ def _scope() -> str:
 
 
 def _request_hash() -> str:
+    """A digest of what the request asks for. Form bodies are hashed as their parsed fields,
+    because CSRF protection reads (and consumes) the form before this hook runs."""
     digest = hashlib.sha256()
-    digest.update(f"{request.method} {request.path}\n".encode())
-    digest.update(request.get_data(cache=True))
+    digest.update(f"{request.method} {request.full_path}\n".encode())
+    if request.form or request.files:
+        for name, value in sorted(request.form.items(multi=True)):
+            digest.update(f"{name}={value}\n".encode())
+        for name, upload in sorted(request.files.items(multi=True)):
+            digest.update(f"{name}:{upload.filename}:".encode() + hashlib.sha256(upload.read()).digest())
+            upload.seek(0)
+    else:
+        digest.update(request.get_data(cache=True))
     return digest.hexdigest()
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, inspect, make_url, text
 
+from flask import has_app_context
 from flask.testing import FlaskClient
 
 from mkassa import SQLITE_IMMEDIATE, create_app
@@ -95,7 +96,8 @@ class FreshContextClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
-        db.session.commit()
+        if has_app_context():
+            db.session.commit()
         with self.application.app_context():
             return super().open(*args, **kwargs)
 
@@ -116,12 +118,32 @@ def app(_app):
 
 
 @pytest.fixture
+def scratch_database_url(database_url, tmp_path) -> Iterator[str]:
+    """An empty database of its own (a SQLite file, or a new PostgreSQL database), dropped after."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        return
+    name = f"mkassa_scratch_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
 def make_app(database_url, tmp_path):
     """Another app on the test database with other settings (its engine disposed afterwards)."""
     made = []
 
     def factory(**overrides):
-        app = create_app(make_settings(database_url, str(tmp_path / f"instance{len(made)}"), **overrides))
+        url = overrides.pop("database_url", database_url)
+        app = create_app(make_settings(url, str(tmp_path / f"instance{len(made)}"), **overrides))
         made.append(app)
         return app
     yield factory

@@ -1,0 +1,93 @@
+"""The ledger: balanced, posted once, never below zero, money conserved."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from mkassa.extensions import db
+from mkassa.models import LedgerEntry, LedgerTransfer, Merchant
+from mkassa.services import ledger
+
+
+@pytest.fixture
+def merchant(app):
+    from datetime import date
+    m = Merchant(legal_name="L", display_name="D", inn="01234567890123", mcc="5411", account_number="1",
+                 bank_name="B", bank_bic="1", account_opened_on=date(2024, 1, 1))
+    db.session.add(m)
+    db.session.flush()
+    ledger.open_merchant_accounts(m.id)
+    db.session.commit()
+    return m
+
+
+def _receive(merchant, code, amount):
+    return ledger.post(code, "payment", [(ledger.get_account("bank_incoming"), -amount),
+                                         (ledger.get_account("processing", merchant.id), amount)],
+                       merchant_id=merchant.id)
+
+
+def test_unbalanced_transfer_is_refused(merchant):
+    with pytest.raises(ledger.UnbalancedTransfer):
+        ledger.post("x", "payment", [(ledger.get_account("bank_incoming"), -5),
+                                     (ledger.get_account("processing", merchant.id), 4)])
+
+
+def test_a_code_is_posted_once(merchant):
+    assert _receive(merchant, "payment:a", 500) is not None
+    assert _receive(merchant, "payment:a", 500) is None
+    db.session.commit()
+    assert ledger.balances(merchant.id)["processing"] == 500
+    assert db.session.scalar(select(func.count()).select_from(LedgerTransfer)) == 1
+
+
+def test_overdraft_is_refused_by_the_database_and_undone_whole(merchant):
+    _receive(merchant, "payment:b", 300)
+    with pytest.raises(ledger.InsufficientFunds):
+        ledger.post("settle:too-much", "settlement", [(ledger.get_account("processing", merchant.id), -301),
+                                                      (ledger.get_account("available", merchant.id), 301)])
+    db.session.commit()
+    assert ledger.balances(merchant.id) == {"processing": 300, "available": 0, "payout_pending": 0}
+    assert db.session.scalar(select(func.count()).select_from(LedgerTransfer)) == 1
+    assert ledger.total_sum() == 0
+
+
+operations = st.lists(st.tuples(st.sampled_from(["receive", "settle", "withdraw"]), st.integers(1, 10**9),
+                                st.integers(0, 5)), min_size=1, max_size=25)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=operations)
+def test_random_operations_conserve_money(merchant, ops):
+    """Against a plain model: balances match, none is negative, the sum over all accounts is zero."""
+    db.session.execute(LedgerEntry.__table__.delete())
+    db.session.execute(LedgerTransfer.__table__.delete())
+    from mkassa.models import LedgerAccount
+    db.session.execute(LedgerAccount.__table__.update().values(balance=0))
+    model = {"processing": 0, "available": 0, "payout_pending": 0}
+    moves = {"receive": (None, "processing"), "settle": ("processing", "available"),
+             "withdraw": ("available", "payout_pending")}
+    for n, (op, amount, replay) in enumerate(ops):
+        source, target = moves[op]
+        code = f"{op}:{n - replay if replay <= n else n}"
+        legs = [(ledger.get_account(target, merchant.id), amount),
+                (ledger.get_account(source, merchant.id) if source else ledger.get_account("bank_incoming"), -amount)]
+        already = db.session.scalar(select(LedgerTransfer.id).where(LedgerTransfer.code == code)) is not None
+        try:
+            posted = ledger.post(code, op, legs, merchant_id=merchant.id)
+        except ledger.InsufficientFunds:
+            assert source and model[source] < amount
+            continue
+        if already:
+            assert posted is None
+            continue
+        if source:
+            model[source] -= amount
+        model[target] += amount
+        assert ledger.balances(merchant.id) == model
+        assert ledger.total_sum() == 0
+    assert ledger.entries_sum_matches_balances()
+    assert all(value >= 0 for value in ledger.balances(merchant.id).values())
+    db.session.rollback()

@@ -1,0 +1,68 @@
+"""Settings: the embedded default works out of the box; production refuses what is unsafe."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from mkassa.config import Settings, UnsafeConfiguration
+
+GOOD_PRODUCTION = dict(bank_mode="production", secret_key="s" * 40, webhook_secret="whsec_c2VjcmV0",
+                       database_url="postgresql+psycopg://db/mkassa", sms_gateway_url="https://sms.bank",
+                       corebank_url="https://core.bank", session_cookie_secure=True)
+
+
+def test_embedded_default_generates_secrets_once(tmp_path):
+    first = Settings.from_env({"MKASSA_INSTANCE_PATH": str(tmp_path)}).with_defaults()
+    second = Settings.from_env({"MKASSA_INSTANCE_PATH": str(tmp_path)}).with_defaults()
+    assert first.secret_key and first.secret_key == second.secret_key
+    assert first.webhook_secret.startswith("whsec_")
+    assert first.database_url == f"sqlite:///{tmp_path / 'mkassa.sqlite3'}"
+    for name in ("secret_key.secret", "webhook_secret.secret"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600
+    first.check()
+
+
+def test_environment_is_read_into_typed_settings():
+    settings = Settings.from_env({"BANK_MODE": "sandbox", "PAYMENT_LIFETIME_SECONDS": "90",
+                                  "REDIS_URL": "redis://127.0.0.1:6379/0", "SESSION_COOKIE_SECURE": "yes"})
+    assert settings.payment_lifetime_seconds == 90
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.session_cookie_secure is True and settings.sandbox
+
+
+def test_production_with_safe_settings_starts():
+    Settings(**GOOD_PRODUCTION).check()
+
+
+@pytest.mark.parametrize("change,complaint", [
+    ({"secret_key": ""}, "SECRET_KEY"),
+    ({"secret_key": "short"}, "SECRET_KEY"),
+    ({"webhook_secret": ""}, "WEBHOOK_SECRET"),
+    ({"database_url": "sqlite:///x.db"}, "SQLite"),
+    ({"sms_gateway_url": ""}, "sandbox adapters"),
+    ({"corebank_url": ""}, "sandbox adapters"),
+    ({"session_cookie_secure": False}, "SESSION_COOKIE_SECURE"),
+])
+def test_production_refuses_unsafe_settings(change, complaint):
+    with pytest.raises(UnsafeConfiguration, match=complaint):
+        Settings(**{**GOOD_PRODUCTION, **change}).check()
+
+
+def test_unknown_bank_mode_is_refused():
+    with pytest.raises(UnsafeConfiguration, match="BANK_MODE"):
+        Settings(bank_mode="test").check()
+
+
+def test_public_dict_masks_secrets():
+    shown = Settings(**GOOD_PRODUCTION).public_dict()
+    assert shown["secret_key"] == "***" and shown["webhook_secret"] == "***"
+    assert "s" * 40 not in repr(shown)
+
+
+def test_production_app_does_not_mount_the_sandbox(tmp_path):
+    from mkassa import create_app
+    app = create_app(Settings(**{**GOOD_PRODUCTION, "database_url": "postgresql+psycopg://postgres@127.0.0.1:1/x",
+                                 "instance_path": str(tmp_path)}))
+    assert not any(rule.endpoint.startswith("sandbox.") for rule in app.url_map.iter_rules())
