@@ -28,7 +28,13 @@ class Payment(db.Model):
         Index("ix_payment_merchant_cashier_created", "merchant_id", "cashier_id", "created_at"),
         Index("ix_payment_merchant_point_created", "merchant_id", "point_id", "created_at"),
         Index("ix_payment_merchant_paid", "merchant_id", "paid_at"),
+        # Reports: totals and charts of one status over a period, read from the index alone
+        # (covering: no table lookups for the tens of thousands of rows a month holds).
+        Index("ix_payment_report", "merchant_id", "status", "created_at", "method", "point_id", "cashier_id",
+              "amount"),
         Index("ix_payment_status_expires", "status", "expires_at"),
+        # The settlement job looks for succeeded payments not yet settled.
+        Index("ix_payment_status_settled_paid", "status", "settled_at", "paid_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -46,6 +52,8 @@ class Payment(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the money moved from "in processing" to "available".
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The Bank's references; a bank transaction credits at most one payment.
     bank_txn_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     payer_bank: Mapped[str | None] = mapped_column(String(64))
@@ -56,6 +64,8 @@ class Payment(db.Model):
     failure_reason: Mapped[str | None] = mapped_column(String(200))
     # Money that arrived after the payment was cancelled or expired: credited, and shown to staff.
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The shift the payment was taken in (shift mode, M5.5); the shift report reads by it.
+    shift_id: Mapped[int | None] = mapped_column(ForeignKey("shift.id"), index=True)
 
     merchant: Mapped[Merchant] = relationship()
     point: Mapped[Point | None] = relationship()

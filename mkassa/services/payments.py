@@ -1,7 +1,7 @@
 """Payments as a state machine, and the ledger postings they cause.
 
 pending → succeeded | failed | expired | cancelled. Money that the Bank confirms is always
-credited, even to a payment already cancelled or expired (it is then flagged for staff): money
+credited, even to a payment already cancelled, expired or failed (it is then flagged for staff): money
 received is never dropped.
 """
 from __future__ import annotations
@@ -13,9 +13,11 @@ from . import ledger
 
 ALLOWED = {
     "pending": {"succeeded", "failed", "expired", "cancelled"},
-    # Late money: the payer paid a QR the cashier had already given up on.
+    # Late money: the payer paid a QR the cashier had already given up on, or paid again after
+    # a failed attempt.
     "expired": {"succeeded"},
     "cancelled": {"succeeded"},
+    "failed": {"succeeded"},
 }
 
 
@@ -28,7 +30,7 @@ class IllegalTransition(Exception):
 def transition(payment: Payment, target: str, now: datetime | None = None) -> None:
     if target not in ALLOWED.get(payment.status, set()):
         raise IllegalTransition(payment, target)
-    if target == "succeeded" and payment.status in ("expired", "cancelled"):
+    if target == "succeeded" and payment.status in ("expired", "cancelled", "failed"):
         payment.flagged = True
     payment.status = target
     payment.finished_at = now or utcnow()

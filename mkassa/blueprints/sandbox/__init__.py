@@ -1,11 +1,12 @@
 """The sandbox bank's tools (mounted only when BANK_MODE=sandbox): the SMS outbox, the payer…"""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
 from ...extensions import db
 from ...models import SandboxSms
+from ...services import Invalid, sandbox_bank
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -29,3 +30,47 @@ def sms():
 def sms_json():
     return jsonify([{"id": m.id, "phone": m.phone, "sender": m.sender, "text": m.text,
                      "created_at": m.created_at.isoformat()} for m in _messages()])
+
+
+@bp.get("/pay")
+def payer():
+    """The payer's bank app: `?link=…`, or `#<fragment>` (read by the page's script, which browsers
+    never send to a server)."""
+    link = request.args.get("link", "").strip()
+    if not link:
+        return render_template("sandbox/payer.html", link="", parsed=None, errors={}, **_payer_choices())
+    try:
+        parsed = sandbox_bank.read_link(link)
+    except Invalid as exc:
+        return render_template("sandbox/payer.html", link=link, parsed=None, errors=exc.errors,
+                               **_payer_choices()), 422
+    return render_template("sandbox/payer.html", link=link, parsed=parsed, errors={}, **_payer_choices())
+
+
+@bp.post("/pay")
+def payer_pay():
+    form = request.form
+    link, delivery = form.get("link", ""), form.get("delivery", "now")
+    delivery = delivery if delivery in sandbox_bank.DELIVERIES else "now"
+    try:
+        row = sandbox_bank.pay(link, form.get("amount", ""), form.get("payer_bank", ""))
+    except Invalid as exc:
+        parsed = None if "link" in exc.errors else sandbox_bank.read_link(link)
+        return render_template("sandbox/payer.html", link=link, parsed=parsed, errors=exc.errors,
+                               amount=form.get("amount", ""), **_payer_choices()), 422
+    url = request.host_url + "bank/webhooks"
+    settings = current_app.extensions["mkassa.settings"]
+    if delivery == "late":
+        sandbox_bank.queue_late(row, url, settings)
+    # Read before the commit: touching the row afterwards would open a new transaction, and MKASSA's
+    # webhook handler, called over HTTP below, needs the database this request must not hold (SQLite).
+    bodies, amount, bank_txn_id = sandbox_bank.messages(row), row.amount, row.bank_txn_id
+    # The bank records its transfer before it notifies.
+    db.session.commit()
+    results = [] if delivery == "late" else sandbox_bank.notify(bodies, delivery, url, settings.webhook_secret)
+    return render_template("sandbox/payer_done.html", amount=amount, bank_txn_id=bank_txn_id, delivery=delivery,
+                           results=results)
+
+
+def _payer_choices() -> dict:
+    return {"banks": sandbox_bank.PAYER_BANKS, "deliveries": sandbox_bank.DELIVERIES}

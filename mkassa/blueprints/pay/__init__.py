@@ -1,0 +1,148 @@
+"""Accept payment (M9): amount → dynamic QR → success, live over SSE with a polling fallback."""
+from __future__ import annotations
+
+from time import monotonic
+
+from flask import (Blueprint, Response, g, redirect, render_template, request, stream_with_context,
+                   url_for)
+from flask_login import current_user
+from sqlalchemy import select
+
+from ... import live
+from ...extensions import db
+from ...models import Payment, utcnow
+from ...security import get_scoped_or_404, merchant_user_required
+from ...services import ServiceError, accept, shifts
+from ...services.qr import qr_svg
+
+bp = Blueprint("pay", __name__, url_prefix="/pay")
+
+# An SSE stream ends after this long and the browser reconnects: no request lives forever, and a
+# reconnect re-checks the user's access.
+STREAM_SECONDS = 55
+# A comment line this often keeps proxies from closing an idle stream and finds dead clients.
+HEARTBEAT_SECONDS = 15
+
+
+@bp.get("/")
+@merchant_user_required
+def new():
+    if shifts.needs_shift(current_user):
+        return render_template("shifts/required.html", next_url=request.full_path)
+    return render_template("pay/new.html", amount=request.args.get("amount", ""), errors={})
+
+
+@bp.post("/")
+@merchant_user_required
+def create():
+    amount = request.form.get("amount", "")
+    try:
+        payment = accept.create_qr_payment(current_user, amount, g.settings)
+    except shifts.ShiftRequired:  # a prompt with an "Open shift" button, not an error
+        return render_template("shifts/required.html", next_url=url_for("pay.new", amount=amount)), 409
+    except ServiceError as exc:
+        errors = getattr(exc, "errors", {"amount": exc.message})
+        return render_template("pay/new.html", amount=amount, errors=errors), exc.status
+    return redirect(url_for("pay.show", public_id=payment.public_id), 303)
+
+
+@bp.get("/<public_id>")
+@merchant_user_required
+def show(public_id: str):
+    payment = get_scoped_or_404(Payment, public_id)
+    return render_template("pay/show.html", **_view_context(payment))
+
+
+@bp.get("/<public_id>/status")
+@merchant_user_required
+def status(public_id: str):
+    """The payment's current view, from the database: what polling (and a reload) shows."""
+    payment = get_scoped_or_404(Payment, public_id)
+    return _render(payment, polling=request.args.get("poll") == "1")
+
+
+@bp.post("/<public_id>/cancel")
+@merchant_user_required
+def cancel(public_id: str):
+    payment = get_scoped_or_404(Payment, public_id)
+    try:
+        accept.cancel(payment)
+    except ServiceError:
+        pass  # already finished: the view below shows how
+    return _after_action(payment)
+
+
+@bp.post("/<public_id>/check")
+@merchant_user_required
+def check(public_id: str):
+    """"Check status": ask the Bank now, as the reconciliation job would."""
+    payment = get_scoped_or_404(Payment, public_id)
+    accept.reconcile(payment)
+    return _after_action(payment)
+
+
+@bp.get("/<public_id>/events")
+@merchant_user_required
+def events(public_id: str):
+    """Server-sent events: the payment's view each time it changes, then `done` once it is final."""
+    payment = get_scoped_or_404(Payment, public_id)
+    subscription = live.broker().subscribe(live.payment_channel(payment.public_id))
+    # Never hold a session while waiting: on SQLite an open transaction is the write lock.
+    db.session.remove()
+    return Response(stream_with_context(_stream(public_id, subscription)), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _stream(public_id: str, subscription):
+    deadline = monotonic() + STREAM_SECONDS
+    try:
+        html, final = _current_view(public_id)
+        if final:  # finished before the stream opened: show it and stop
+            yield sse_message(html) + "event: done\ndata:\n\n"
+            return
+        yield ": open\n\n"
+        while (left := deadline - monotonic()) > 0:
+            if subscription.get(timeout=min(HEARTBEAT_SECONDS, left)) is None:
+                yield ": ping\n\n"
+                continue
+            html, final = _current_view(public_id)
+            yield sse_message(html)
+            if final:
+                yield "event: done\ndata:\n\n"
+                return
+    finally:
+        subscription.close()
+        db.session.remove()
+
+
+def _current_view(public_id: str) -> tuple[str, bool]:
+    # Access was checked when the stream opened; a payment never changes merchant or cashier.
+    payment = db.session.scalar(select(Payment).where(Payment.public_id == public_id))
+    html = render_template("pay/_view.html", **_view_context(payment))
+    db.session.remove()
+    return html, payment.is_final
+
+
+def sse_message(html: str) -> str:
+    return "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
+
+
+def _view_context(payment: Payment, polling: bool = False) -> dict:
+    context = {"payment": payment, "polling": polling, "link": None, "svg": None}
+    if payment.status == "pending":
+        link = accept.payment_link(payment, g.settings)
+        left = int((payment.expires_at - utcnow()).total_seconds()) if payment.expires_at else 0
+        context.update(link=link, svg=qr_svg(link, payment.merchant.display_name), seconds_left=max(left, 0))
+    return context
+
+
+def _render(payment: Payment, polling: bool = False):
+    if request.headers.get("HX-Request"):
+        return render_template("pay/_view.html", **_view_context(payment, polling))
+    return render_template("pay/show.html", **_view_context(payment))
+
+
+def _after_action(payment: Payment):
+    if request.headers.get("HX-Request"):
+        return _render(payment)
+    return redirect(url_for("pay.show", public_id=payment.public_id), 303)

@@ -1,0 +1,166 @@
+"""Accepting a payment by QR: create it, show its link, cancel it, confirm it from the Bank's word.
+
+Every change of a payment's status is published to live screens after the commit; a screen then
+re-reads the database, so only what the server has confirmed is ever shown.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from .. import elqr, live, signals
+from ..config import Settings
+from ..extensions import db
+from ..gateways import corebank
+from ..models import Payment, User, utcnow
+from ..models.payment import CURRENCY_KGS
+from ..money import MoneyError, parse_amount
+from ..templating import money
+from . import Conflict, Invalid, outbox, payments, shifts
+
+# Rows handled per beat of the periodic jobs, so one beat never holds the database long.
+JOB_BATCH_SIZE = 100
+
+
+def create_qr_payment(user: User, amount_text: str, settings: Settings, now: datetime | None = None) -> Payment:
+    """A pending dynamic-QR payment for the amount typed, on the user's point.
+
+    A cashier's payment lands on the cashier's point; an owner's on the point he chose (M5.4).
+    In shift mode it needs an open shift (shifts.ShiftRequired otherwise) and belongs to it (M5.5).
+    """
+    shift = shifts.require_open_shift(user)
+    try:
+        amount = parse_amount(amount_text, maximum=settings.max_payment_tyiyn)
+    except MoneyError as exc:
+        params = {name: money(tyiyn) for name, tyiyn in exc.params.items()}
+        raise Invalid({"amount": _(str(exc), **params)}) from None
+    now = now or utcnow()
+    payment = Payment(merchant_id=user.merchant_id, point_id=user.point_id, cashier_id=user.id, method="qr",
+                      link_type="dynamic", amount=amount, currency=CURRENCY_KGS, status="pending",
+                      created_at=now, expires_at=now + timedelta(seconds=settings.payment_lifetime_seconds),
+                      shift_id=shift.id if shift else None)
+    db.session.add(payment)
+    db.session.flush()
+    _announce(payment)
+    return payment
+
+
+def payment_link(payment: Payment, settings: Settings) -> str:
+    """The dynamic ELQR link of a payment (specs/elqr.md, "What MKASSA puts in a payment QR")."""
+    merchant = payment.merchant
+    return elqr.build(elqr.Elqr(
+        type="dynamic", provider_id=settings.elqr_provider_id, service_code=settings.elqr_service_code,
+        recipient_id=merchant.account_number, transaction_id=payment.public_id, amount_editable=False,
+        recipient_editable=False, mcc=merchant.mcc, currency=payment.currency, amount=payment.amount,
+        name=merchant.display_name), settings.elqr_base_url)
+
+
+def cancel(payment: Payment) -> None:
+    """The cashier gave up on a QR. Money that still arrives for it is credited and flagged."""
+    if payment.status != "pending":
+        raise Conflict(_("This payment is already finished."))
+    payments.transition(payment, "cancelled")
+    _announce(payment)
+
+
+@dataclass(frozen=True)
+class Success:
+    """The Bank's confirmation of a QR payment, from a webhook or a status query."""
+
+    bank_txn_id: str
+    amount: int
+    currency: str
+    payer_bank: str | None
+    payer_name_masked: str | None
+    paid_at: datetime
+
+
+def confirm_success(payment: Payment, success: Success) -> bool:
+    """Mark a payment paid and credit it: once. Returns False when this bank transaction was already applied.
+
+    The caller has checked that amount and currency match. A payment cancelled, expired or failed
+    is still credited and flagged: money received is never dropped.
+    """
+    if payment.status == "succeeded":
+        return False
+    payments.transition(payment, "succeeded", success.paid_at)
+    payment.paid_at = success.paid_at
+    payment.bank_txn_id = success.bank_txn_id
+    payment.payer_bank, payment.payer_name_masked = success.payer_bank, success.payer_name_masked
+    db.session.flush()
+    payments.credit(payment, at=success.paid_at)
+    signals.payment_succeeded.send(payment)
+    _announce(payment)
+    return True
+
+
+def record_failure(payment: Payment, reason: str | None) -> None:
+    payments.transition(payment, "failed")
+    payment.failure_reason = (reason or "")[:200] or None
+    _announce(payment)
+
+
+def _announce(payment: Payment) -> None:
+    live.publish_after_commit(live.payment_channel(payment.public_id), payment.public_id)
+    live.publish_after_commit(live.merchant_channel(payment.merchant_id), payment.public_id)
+
+
+# ---------------------------------------------------------------------------------- reconciliation
+
+
+def reconcile(payment: Payment, now: datetime | None = None) -> str:
+    """Ask the Bank about one pending payment and apply its answer; returns the payment's status.
+
+    A payment the Bank paid is confirmed; one the Bank has nothing for expires once its lifetime is
+    over (a later payment still lands, flagged).
+    """
+    now = now or utcnow()
+    if payment.status != "pending":
+        return payment.status
+    found = corebank.find_payment(payment.public_id)
+    if found is not None and found.status == "succeeded":
+        if found.amount == payment.amount and found.currency == payment.currency and found.bank_txn_id:
+            confirm_success(payment, Success(found.bank_txn_id, found.amount, found.currency, found.payer_bank,
+                                             found.payer_name_masked, found.paid_at or now))
+    elif found is not None and found.status == "failed":
+        record_failure(payment, found.reason)
+    elif payment.expires_at is not None and payment.expires_at <= now:
+        payments.transition(payment, "expired", now)
+        _announce(payment)
+    return payment.status
+
+
+@outbox.periodic
+def reconcile_overdue() -> int:
+    """Pending payments past their lifetime: repaired from the Bank's records, or expired."""
+    now = utcnow()
+    overdue = db.session.scalars(
+        select(Payment).where(Payment.status == "pending", Payment.expires_at <= now)
+        .order_by(Payment.expires_at).limit(JOB_BATCH_SIZE).with_for_update(skip_locked=True)).all()
+    for payment in overdue:
+        reconcile(payment, now)
+    return len(overdue)
+
+
+@outbox.periodic
+def settle_sandbox() -> int:
+    """Sandbox only: succeeded payments settle to "available" after SANDBOX_SETTLE_SECONDS.
+
+    In production the Bank's settlement notice moves the money; this job stands in for it.
+    """
+    settings = current_app.extensions["mkassa.settings"]
+    if not settings.sandbox:
+        return 0
+    now = utcnow()
+    due = db.session.scalars(
+        select(Payment).where(Payment.status == "succeeded", Payment.settled_at.is_(None),
+                              Payment.paid_at <= now - timedelta(seconds=settings.sandbox_settle_seconds))
+        .order_by(Payment.paid_at).limit(JOB_BATCH_SIZE).with_for_update(skip_locked=True)).all()
+    for payment in due:
+        payments.settle(payment, at=now)
+        payment.settled_at = now
+    return len(due)

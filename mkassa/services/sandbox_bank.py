@@ -1,0 +1,140 @@
+"""The sandbox bank's payer (bank-interface.md §6): pays an ELQR link like a bank app, then notifies
+MKASSA with a signed webhook over real HTTP, on time, late, twice or out of order.
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from standardwebhooks import Webhook
+
+from .. import elqr
+from ..config import Settings
+from ..extensions import db
+from ..models import OutboxMessage, SandboxBankPayment, utcnow
+from ..money import MoneyError, parse_amount
+from ..templating import money
+from . import Invalid, outbox
+
+PAYER_BANKS = ("MBANK", "O!Bank", "Bakai Bank", "DCB", "Optima Bank")
+PAYER_NAME_MASKED = "А***р К."
+DELIVERIES = {
+    "now": _l("Now"),
+    "late": _l("Late, after the QR has expired"),
+    "twice": _l("Twice (the same notification again)"),
+    "out_of_order": _l("Out of order (a stale failure after the success)"),
+}
+# "Late" waits until the QR's lifetime is over, plus this margin, so the payment has expired.
+LATE_MARGIN_SECONDS = 5
+# An out-of-order failure claims to be this much older than the success it follows.
+STALE_FAILURE_SECONDS = 30
+HTTP_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Delivery:
+    event_type: str
+    status: int | None  # HTTP status MKASSA answered; None while queued for later
+
+
+def read_link(link: str) -> elqr.Elqr:
+    """Parse a link as a bank app would: a broken link or checksum is refused."""
+    try:
+        parsed = elqr.parse(link)
+    except elqr.ElqrError as exc:
+        raise Invalid({"link": _("This is not a valid ELQR link: %(error)s", error=str(exc))}) from None
+    if not elqr.checksum_ok(link):
+        raise Invalid({"link": _("The link's checksum does not match: a bank app would refuse it.")})
+    return parsed
+
+
+def pay(link: str, amount_text: str, payer_bank: str) -> SandboxBankPayment:
+    """The bank's own record of the transfer (what `find_payment` answers in the sandbox)."""
+    parsed = read_link(link)
+    fixed = parsed.amount is not None and parsed.amount_editable is False
+    amount = parsed.amount if fixed else None
+    if amount is None:
+        try:
+            amount = parse_amount(amount_text)
+        except MoneyError as exc:
+            raise Invalid({"amount": _(str(exc), **{k: money(v) for k, v in exc.params.items()})}) from None
+    row = SandboxBankPayment(bank_txn_id=f"sbx-{uuid.uuid4().hex}", transaction_id=parsed.transaction_id,
+                             link_type=parsed.type, recipient_id=parsed.recipient_id, amount=amount,
+                             currency=parsed.currency, payer_bank=payer_bank if payer_bank in PAYER_BANKS
+                             else PAYER_BANKS[0], payer_name_masked=PAYER_NAME_MASKED, paid_at=utcnow())
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def succeeded_event(row: SandboxBankPayment) -> dict[str, Any]:
+    return {"type": "payment.succeeded", "data": {
+        "bank_txn_id": row.bank_txn_id, "link_type": row.link_type, "transaction_id": row.transaction_id,
+        "recipient_id": row.recipient_id, "amount": row.amount, "currency": row.currency,
+        "payer": {"bank": row.payer_bank, "name_masked": row.payer_name_masked},
+        "paid_at": row.paid_at.isoformat()}}
+
+
+def failed_event(row: SandboxBankPayment) -> dict[str, Any]:
+    return {"type": "payment.failed", "data": {
+        "transaction_id": row.transaction_id, "reason": "Insufficient funds (an earlier attempt)",
+        "failed_at": (row.paid_at - timedelta(seconds=STALE_FAILURE_SECONDS)).isoformat()}}
+
+
+def queue_late(row: SandboxBankPayment, url: str, settings: Settings) -> None:
+    outbox.enqueue("sandbox_webhook", {"url": url, "webhook_id": new_webhook_id(),
+                                       "body": json.dumps(succeeded_event(row))},
+                   delay_seconds=settings.payment_lifetime_seconds + LATE_MARGIN_SECONDS)
+
+
+def messages(row: SandboxBankPayment) -> dict[str, str]:
+    """The notifications about a transfer, as JSON bodies by event type."""
+    return {"payment.succeeded": json.dumps(succeeded_event(row)), "payment.failed": json.dumps(failed_event(row))}
+
+
+def notify(bodies: dict[str, str], delivery: str, url: str, secret: str) -> list[Delivery]:
+    """Deliver now. No database transaction may be open: MKASSA's handler needs the database."""
+    success_id, success_body = new_webhook_id(), bodies["payment.succeeded"]
+    results = [Delivery("payment.succeeded", send(url, secret, success_id, success_body))]
+    if delivery == "twice":
+        results.append(Delivery("payment.succeeded", send(url, secret, success_id, success_body)))
+    elif delivery == "out_of_order":
+        results.append(Delivery("payment.failed", send(url, secret, new_webhook_id(), bodies["payment.failed"])))
+    return results
+
+
+def new_webhook_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def send(url: str, secret: str, webhook_id: str, body: str, now: datetime | None = None) -> int:
+    """POST one signed notification; returns MKASSA's HTTP status."""
+    sent_at = now or utcnow()
+    headers = {"Content-Type": "application/json", "webhook-id": webhook_id,
+               "webhook-timestamp": str(int(sent_at.timestamp())),
+               "webhook-signature": Webhook(secret).sign(webhook_id, sent_at, body)}
+    request = urllib.request.Request(url, data=body.encode(), method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@outbox.handler("sandbox_webhook")
+def _deliver_late(payload: dict[str, Any], msg: OutboxMessage) -> None:
+    # The dispatcher's transaction must end first: on SQLite it holds the write lock that the
+    # webhook handler, in another thread, needs.
+    db.session.commit()
+    status = send(payload["url"], current_app.extensions["mkassa.settings"].webhook_secret,
+                  payload["webhook_id"], payload["body"])
+    if status >= 300:  # the Bank retries every non-2xx with back-off; so does the outbox
+        raise RuntimeError(f"MKASSA answered {status}")

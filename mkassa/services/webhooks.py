@@ -1,0 +1,269 @@
+"""Notifications from the Bank (bank-interface.md §1): verified, recorded once, applied once.
+
+Every event is stored by its webhook id with its outcome, so a redelivery answers 2xx and changes
+nothing, and a refused event (422) stays visible to operators. Business keys back that up: a bank
+transaction (`bank_txn_id`, unique on payments) credits one payment, and the ledger posts a
+payment's transfer once, so even two deliveries racing each other credit once.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from ..config import Settings
+from ..extensions import db
+from ..models import BankWebhookEvent, Payment, Point, utcnow
+from ..models.bank import WEBHOOK_ID_MAX
+from ..models.payment import CURRENCY_KGS
+from .accept import Success, confirm_success, record_failure
+from . import payouts
+
+BANK_REF_MAX = 64
+
+
+class SignatureRejected(Exception):
+    """Not signed with our secret, or outside the time window: answered 401, never recorded."""
+
+
+class Mismatch(Exception):
+    """A well-signed event MKASSA cannot apply; `reason` (English) is shown in the bank console."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int  # HTTP status for the Bank
+    outcome: str  # processed | duplicate | mismatch
+    payment: Payment | None = None
+
+
+Handler = Callable[[dict[str, Any], BankWebhookEvent], tuple[str, Payment | None]]
+_handlers: dict[str, Handler] = {}
+
+
+def handler(event_type: str) -> Callable[[Handler], Handler]:
+    """Register the function that applies one event type; it returns (outcome, payment) or raises Mismatch."""
+    def register(fn: Handler) -> Handler:
+        _handlers[event_type] = fn
+        return fn
+    return register
+
+
+def verify(settings: Settings, body: bytes, headers: Mapping[str, str]) -> str:
+    """Check the Standard Webhooks signature and timestamp; return the webhook id.
+
+    The library refuses timestamps more than 5 minutes off; our own window (WEBHOOK_TOLERANCE)
+    applies on top, so a captured request cannot be replayed later.
+    """
+    try:
+        Webhook(settings.webhook_secret).verify(body, dict(headers), json_parse=False)
+        sent_at = float(headers["webhook-timestamp"])
+    except (WebhookVerificationError, ValueError, KeyError) as exc:  # ValueError: bad base64, not UTF-8
+        raise SignatureRejected(type(exc).__name__) from None
+    if abs(utcnow().timestamp() - sent_at) > settings.webhook_tolerance_seconds:
+        raise SignatureRejected("timestamp outside the window")
+    webhook_id = headers["webhook-id"]
+    if len(webhook_id) > WEBHOOK_ID_MAX:
+        raise SignatureRejected("webhook id too long")
+    return webhook_id
+
+
+def ingest(webhook_id: str, body: bytes) -> Outcome:
+    """Record and apply one verified event. Flushes; the caller commits (also for a 422)."""
+    now = utcnow()
+    text = body.decode("utf-8")  # verify() has decoded it already
+    event = db.session.scalar(select(BankWebhookEvent).where(BankWebhookEvent.webhook_id == webhook_id)
+                              .with_for_update())
+    if event is not None and event.outcome != "mismatch":
+        event.attempts += 1
+        event.updated_at = now
+        return Outcome(200, "duplicate")
+    if event is None:
+        event = BankWebhookEvent(webhook_id=webhook_id, body=text, outcome="processed", received_at=now,
+                                 updated_at=now)
+        try:
+            with db.session.begin_nested():
+                db.session.add(event)
+        except IntegrityError:
+            # The same event, delivered twice at once: the other delivery recorded it first.
+            return Outcome(200, "duplicate")
+    else:  # a refused event sent again: it may apply now (e.g. its payment has appeared)
+        event.attempts += 1
+        event.updated_at = now
+    try:
+        with db.session.begin_nested():
+            outcome, payment = _apply(text, event)
+    except Mismatch as exc:
+        event.outcome, event.reason = "mismatch", exc.reason[:300]
+        return Outcome(422, "mismatch")
+    event.outcome, event.reason = outcome, None
+    event.payment_id = payment.id if payment is not None else None
+    return Outcome(200, outcome, payment)
+
+
+def _apply(text: str, event: BankWebhookEvent) -> tuple[str, Payment | None]:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise Mismatch("body is not JSON") from None
+    if not isinstance(message, dict) or not isinstance(message.get("data"), dict):
+        raise Mismatch("body must be an object with 'type' and 'data'")
+    event.event_type = str(message.get("type"))[:64]
+    apply = _handlers.get(message.get("type"))  # type: ignore[arg-type]
+    if apply is None:
+        raise Mismatch(f"unsupported event type {event.event_type!r}")
+    return apply(message["data"], event)
+
+
+# ------------------------------------------------------------------------------- field readers
+
+
+def _text(data: dict[str, Any], key: str, *, required: bool = True, limit: int = BANK_REF_MAX) -> str | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise Mismatch(f"{key}: expected text of 1 to {limit} characters")
+    return value
+
+
+def _amount(data: dict[str, Any]) -> int:
+    value = data.get("amount")
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise Mismatch("amount: expected a positive integer number of tyiyn")
+    return value
+
+
+def _paid_at(data: dict[str, Any]) -> datetime:
+    try:
+        value = datetime.fromisoformat(data["paid_at"])
+    except (KeyError, TypeError, ValueError):
+        raise Mismatch("paid_at: expected an RFC 3339 time") from None
+    if value.tzinfo is None:
+        raise Mismatch("paid_at: the time needs an offset")
+    return value
+
+
+# ----------------------------------------------------------------------------------- handlers
+
+
+@handler("payment.succeeded")
+def _payment_succeeded(data: dict[str, Any], event: BankWebhookEvent) -> tuple[str, Payment | None]:
+    bank_txn_id = _text(data, "bank_txn_id")
+    event.bank_txn_id = bank_txn_id
+    link_type = data.get("link_type")
+    if link_type not in ("static", "dynamic"):
+        raise Mismatch("link_type: expected 'static' or 'dynamic'")
+    transaction_id = _text(data, "transaction_id", required=False, limit=32)
+    recipient_id = _text(data, "recipient_id", required=False, limit=32)
+    amount, currency = _amount(data), data.get("currency")
+    payer = data.get("payer") if isinstance(data.get("payer"), dict) else {}
+    success = Success(bank_txn_id, amount, str(currency), _text(payer, "bank", required=False),
+                      _text(payer, "name_masked", required=False), _paid_at(data))
+
+    already = db.session.scalar(select(Payment).where(Payment.bank_txn_id == bank_txn_id))
+    if already is not None:
+        return _same_transaction(already, success, link_type, transaction_id), already
+    if transaction_id is None:
+        raise Mismatch("transaction_id: missing, so the payment cannot be matched")
+    if link_type == "dynamic":
+        return _dynamic_paid(transaction_id, recipient_id, success)
+    return _static_paid(transaction_id, recipient_id, success)
+
+
+def _same_transaction(payment: Payment, success: Success, link_type: str, transaction_id: str | None) -> str:
+    """The bank transaction was applied before (a new webhook id for it): a duplicate if it says the same."""
+    reference = payment.public_id if payment.link_type == "dynamic" else (payment.point.reference if payment.point else None)
+    if (payment.link_type, reference, payment.amount, payment.currency) != (
+            link_type, transaction_id, success.amount, success.currency):
+        raise Mismatch(f"bank_txn_id {success.bank_txn_id} was already applied to a different payment")
+    return "duplicate"
+
+
+def _dynamic_paid(transaction_id: str, recipient_id: str | None, success: Success) -> tuple[str, Payment]:
+    # Row lock: two deliveries racing for one payment are applied one after the other.
+    payment = db.session.scalar(select(Payment).where(Payment.public_id == transaction_id, Payment.method == "qr",
+                                                      Payment.link_type == "dynamic").with_for_update()
+                                .execution_options(populate_existing=True))
+    if payment is None:
+        raise Mismatch(f"unknown transaction_id {transaction_id}")
+    if recipient_id is not None and recipient_id != payment.merchant.account_number:
+        raise Mismatch("recipient_id differs from the merchant's account")
+    if (success.amount, success.currency) != (payment.amount, payment.currency):
+        raise Mismatch(f"amount/currency {success.amount} {success.currency} differ from the payment's "
+                       f"{payment.amount} {payment.currency}")
+    if payment.status == "succeeded" and payment.bank_txn_id == success.bank_txn_id:
+        return "duplicate", payment  # applied meanwhile by a concurrent delivery we waited for
+    if payment.status == "succeeded":
+        raise Mismatch("a dynamic QR is paid once: this payment was paid by another bank transaction")
+    confirm_success(payment, success)
+    return "processed", payment
+
+
+def _static_paid(reference: str, recipient_id: str | None, success: Success) -> tuple[str, Payment]:
+    point = db.session.scalar(select(Point).where(Point.reference == reference))
+    if point is None:
+        raise Mismatch(f"unknown point reference {reference}")
+    if recipient_id is not None and recipient_id != point.merchant.account_number:
+        raise Mismatch("recipient_id differs from the merchant's account")
+    if success.currency != CURRENCY_KGS:
+        raise Mismatch(f"currency {success.currency}: a static QR is paid in {CURRENCY_KGS}")
+    # A static QR is paid many times: each bank transaction is a new payment on the point.
+    payment = Payment(merchant_id=point.merchant_id, point_id=point.id, method="qr", link_type="static",
+                      amount=success.amount, currency=success.currency, status="pending", created_at=utcnow())
+    try:
+        with db.session.begin_nested():
+            db.session.add(payment)
+            payment.bank_txn_id = success.bank_txn_id  # unique: a racing twin fails here
+            db.session.flush()
+    except IntegrityError:
+        already = db.session.scalar(select(Payment).where(Payment.bank_txn_id == success.bank_txn_id))
+        return _same_transaction(already, success, "static", reference), already
+    confirm_success(payment, success)
+    return "processed", payment
+
+
+@handler("payment.failed")
+def _payment_failed(data: dict[str, Any], event: BankWebhookEvent) -> tuple[str, Payment | None]:
+    transaction_id = _text(data, "transaction_id", limit=32)
+    payment = db.session.scalar(select(Payment).where(Payment.public_id == transaction_id, Payment.method == "qr")
+                                .with_for_update())
+    if payment is None:
+        raise Mismatch(f"unknown transaction_id {transaction_id}")
+    if payment.status == "failed":
+        return "duplicate", payment
+    if payment.status != "pending":
+        raise Mismatch(f"payment is already {payment.status}")
+    record_failure(payment, _text(data, "reason", required=False, limit=200))
+    return "processed", payment
+
+
+@handler("payout.succeeded")
+def _payout_succeeded(data: dict[str, Any], event: BankWebhookEvent) -> tuple[str, Payment | None]:
+    return _payout_result(data, True), None
+
+
+@handler("payout.failed")
+def _payout_failed(data: dict[str, Any], event: BankWebhookEvent) -> tuple[str, Payment | None]:
+    return _payout_result(data, False), None
+
+
+def _payout_result(data: dict[str, Any], succeeded: bool) -> str:
+    """A withdrawal's result (bank-interface.md §1): keyed by `payout_id`, applied once."""
+    try:
+        return payouts.apply_bank_result(_text(data, "payout_id", limit=26), succeeded,
+                                         _text(data, "bank_ref", required=False),
+                                         _text(data, "reason", required=False, limit=200))
+    except payouts.BankResultRefused as exc:
+        raise Mismatch(exc.reason) from None

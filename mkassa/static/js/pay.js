@@ -1,0 +1,46 @@
+// Accept payment: keypad, countdown, and the polling fallback for the live status.
+// The pages work without it (the form posts; a pending QR page refreshes itself).
+(() => {
+  "use strict";
+
+  // Keypad: big buttons that type into the amount field (the phone keyboard works too).
+  document.addEventListener("click", (evt) => {
+    const key = evt.target.closest("[data-keypad] [data-key]");
+    if (!key) return;
+    const input = key.closest("form").querySelector("input[name=amount]");
+    input.value = key.dataset.key === "back" ? input.value.slice(0, -1) : input.value + key.dataset.key;
+    input.focus();
+  });
+
+  function showKeypads(root) {
+    root.querySelectorAll?.("[data-keypad]").forEach((pad) => { pad.hidden = false; });
+  }
+
+  // Countdown to the QR's expiry; the server decides when it expires and pushes the new state.
+  function tick() {
+    for (const el of document.querySelectorAll("[data-countdown]")) {
+      const left = Math.max(0, Math.round((Date.parse(el.dataset.expires) - Date.now()) / 1000));
+      el.textContent = left > 0 ? `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}` : el.dataset.expiredText;
+    }
+  }
+  setInterval(tick, 1000);
+
+  // Live updates arrive over SSE. When the stream fails (a proxy that buffers, a network that
+  // drops long requests), fall back to polling: one "poll" starts it, and each polled answer
+  // keeps polling every 2 s while the payment is pending.
+  function startPolling() {
+    const poller = document.querySelector("#payment-view [data-poll]");
+    if (poller && window.htmx) htmx.trigger(poller, "poll");
+  }
+  document.addEventListener("htmx:sse:error", startPolling);
+  document.addEventListener("htmx:sse:close", (evt) => {
+    if (evt.detail?.reason !== "message") startPolling();
+  });
+
+  function ready() {
+    showKeypads(document);
+    tick();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
+})();
