@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 
 from .extensions import db, login_manager
 from .services import auth as auth_service
+from .services import devices
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,7 +56,9 @@ def require_login():
     """before_request: anonymous users only reach public endpoints."""
     if is_public(request.endpoint) or current_user.is_authenticated:
         return None
-    target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+    # A known device whose session idled out reopens on the lock screen (PIN or passkey), not the login.
+    screen = "auth.lock" if devices.load(request.cookies.get(devices.DEVICE_COOKIE)) else "auth.login"
+    target = url_for(screen, next=request.full_path if request.method == "GET" else None)
     if request.headers.get("HX-Request"):
         # An htmx request that lost its session moves the whole page, not a login form into a div.
         response = current_app.response_class(status=401)

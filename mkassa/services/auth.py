@@ -8,16 +8,33 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
-from ..config import SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS
+from ..config import DEFAULT_LOCALE, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS
 from ..extensions import db
+from ..gateways.sms import queue_sms
 from ..models import User, UserSession, utcnow
+from . import Invalid
 
 GENERATED_PASSWORD_LENGTH = 10
 # Refresh last_seen_at at most this often: not a database write on every request.
 SESSION_TOUCH_SECONDS = 60
 USER_AGENT_MAX = 300
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+# The passwords of at least 8 characters that leaked lists show first; compared case-insensitively.
+COMMON_PASSWORDS = frozenset("""
+12345678 123456789 1234567890 0123456789 87654321 11111111 00000000 22222222 88888888 12341234
+12121212 11223344 password password1 password123 passw0rd qwertyui qwerty123 qwertyuiop 1q2w3e4r
+1q2w3e4r5t 1qaz2wsx zaq12wsx asdfghjk iloveyou sunshine princess football baseball superman
+trustno1 welcome1 abc12345 abcd1234 admin123 administrator letmein1 monkey123 dragon123 mkassa123
+mkassa2024 qwerty12 q1w2e3r4 aaaaaaaa 123123123 qazwsxedc 987654321 11112222 55555555 99999999
+parol123 parolparol йцукенгш пароль123 kyrgyzstan bishkek1 bishkek123
+""".split())
+
+PASSWORD_CHANGED_NOTICE = _l("MKASSA: your password was changed. If it was not you, call the Bank.")
 
 _hasher = PasswordHasher()
 # Verified against when the login is unknown, so both cases take the same time.
@@ -60,6 +77,22 @@ def authenticate(login: str, password: str) -> User | None:
     return user
 
 
+def inactive_reason(login: str, password: str) -> str | None:
+    """Why a correct login and password were refused (a deactivated account), or None.
+
+    Only someone who knows the password learns that the account exists and is switched off. The
+    login view calls this after `authenticate` said no; it always verifies one hash, so the answer
+    takes as long for an unknown login as for a deactivated one.
+    """
+    user = db.session.scalar(select(User).where(func.lower(User.login) == login.strip().lower()))
+    inactive = user is not None and not user.active
+    ok = verify_password(user.password_hash if inactive else _DUMMY_HASH, password)
+    if not (inactive and ok):
+        return None
+    return str(_l("This account has been deactivated. Ask the owner of your business or the Bank to "
+                  "activate it again."))
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -97,7 +130,39 @@ def end_session(token: str | None) -> None:
 
 
 def revoke_user_sessions(user: User) -> None:
-    """End every session of a user at once (deactivation, password change)."""
+    """End every session of a user at once, and every device's quick access with them
+    (deactivation, password change): one call, so no caller can forget the devices."""
+    from . import devices  # devices hashes PINs with this module: imported here, not at the top
     db.session.execute(update(UserSession).where(UserSession.user_id == user.id,
                                                  UserSession.revoked_at.is_(None))
                        .values(revoked_at=utcnow()))
+    devices.revoke_all(user)
+
+
+def notify(user: User, text) -> None:
+    """An SMS notice to the user's phone, in the user's language (credential changes, locks)."""
+    if user.phone:
+        with force_locale(user.locale or DEFAULT_LOCALE):
+            queue_sms(user.phone, str(text))
+
+
+def check_new_password(login: str, password: str, repeat: str) -> str:
+    """The new password if acceptable; Invalid({field: message}) otherwise."""
+    if len(password) < PASSWORD_MIN:
+        raise Invalid({"password": _l("At least %(n)s characters.", n=PASSWORD_MIN)})
+    if len(password) > PASSWORD_MAX:
+        raise Invalid({"password": _l("At most %(n)s characters.", n=PASSWORD_MAX)})
+    if password.strip().lower() in COMMON_PASSWORDS:
+        raise Invalid({"password": _l("This password is too common. Choose another one.")})
+    if login and password.strip().lower() == login.lower():
+        raise Invalid({"password": _l("The password must differ from your login.")})
+    if password != repeat:
+        raise Invalid({"password_repeat": _l("The passwords do not match.")})
+    return password
+
+
+def set_password(user: User, password: str) -> None:
+    """A new password: every session and device of the user ends, and the user is told by SMS."""
+    user.password_hash = hash_password(password)
+    revoke_user_sessions(user)
+    notify(user, PASSWORD_CHANGED_NOTICE)

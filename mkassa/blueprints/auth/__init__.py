@@ -9,11 +9,12 @@ from flask_login import current_user
 
 from ...config import LOCALES
 from ...extensions import limiter
-from ...security import SESSION_TOKEN_KEY
-from ...services import audit
+from ...security import SESSION_TOKEN_KEY, make_public
+from ...services import audit, devices
 from ...services import auth as auth_service
 
 bp = Blueprint("auth", __name__)
+make_public("auth.intro_done")
 
 # Throttles: per address, and per login so a botnet cannot guess one account's password.
 LOGIN_ATTEMPTS_PER_ADDRESS = 30  # per minute
@@ -22,6 +23,8 @@ LOGIN_WINDOW_MINUTES = 15
 LOGIN_LIMIT_PER_ADDRESS = f"{LOGIN_ATTEMPTS_PER_ADDRESS} per minute"
 LOGIN_LIMIT_PER_LOGIN = f"{LOGIN_ATTEMPTS_PER_LOGIN} per {LOGIN_WINDOW_MINUTES} minutes"
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+INTRO_COOKIE = "mkassa_intro_seen"
+INTRO_COOKIE_SECONDS = 365 * 24 * 3600
 
 
 def _login_key() -> str:
@@ -56,10 +59,32 @@ def login():
             session.permanent = True
             target = _safe_next(request.args.get("next")) or url_for(
                 "admin.index" if user.is_admin else "home.index")
-            return redirect(target)
-        error = _("Wrong login or password.")
+            device = devices.load(request.cookies.get(devices.DEVICE_COOKIE))
+            if not user.is_admin and (device is None or device.user_id != user.id):
+                # First sign-in on this device (M1.3): offer quick access before going on.
+                target = url_for("auth.pin_new", next=target)
+            response = redirect(target)
+            set_cookie(response, INTRO_COOKIE, "1", INTRO_COOKIE_SECONDS)
+            return response
+        error = auth_service.inactive_reason(request.form.get("login", ""), request.form.get("password", "")) \
+            or _("Wrong login or password.")
     status = 401 if error else 200
-    return render_template("auth/login.html", error=error, login=request.form.get("login", "")), status
+    return render_template("auth/login.html", error=error, login=request.form.get("login", ""),
+                           show_intro=not request.cookies.get(INTRO_COOKIE)), status
+
+
+@bp.post("/intro/done")
+def intro_done():
+    """The intro pages (M1.1) were skipped or read: not shown again on this device."""
+    response = redirect(url_for("auth.login", next=_safe_next(request.form.get("next"))))
+    set_cookie(response, INTRO_COOKIE, "1", INTRO_COOKIE_SECONDS)
+    return response
+
+
+def set_cookie(response, name: str, value: str, max_age: int) -> None:
+    """A long-lived cookie JavaScript cannot read, sent only to this site (and only over HTTPS in production)."""
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Lax",
+                        secure=current_app.extensions["mkassa.settings"].session_cookie_secure)
 
 
 @bp.post("/logout")
@@ -81,3 +106,7 @@ def set_language():
             current_user.locale = lang
     g.language_changed = lang
     return response
+
+
+# The quick-access and recovery views register on this blueprint.
+from . import quick, recovery  # noqa: E402,F401

@@ -1,0 +1,89 @@
+"""Forgot password (M2) and forgot PIN (M3) for anyone; send password (M5.8) for the signed-in user."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ...extensions import limiter
+from ...security import make_public
+from ...services import Invalid, audit, otp, recovery, validation
+from . import bp
+from .quick import set_device_cookie, sign_in
+
+RECOVER_LIMIT_PER_ADDRESS = "30 per hour"
+RECOVER_PHONE_KEY = "recover_phone"
+make_public("auth.recover", "auth.recover_confirm")
+
+
+def _reset(user, template_args: dict):
+    """Check the code and set the new password and PIN; the form again, with errors, otherwise."""
+    form = request.form
+    try:
+        device_token = recovery.reset(
+            user, form.get("code", ""), form.get("password", ""), form.get("password_repeat", ""),
+            form.get("pin", ""), form.get("pin_repeat", ""), request.user_agent.string)
+    except Invalid as exc:
+        return render_template("auth/reset.html", errors=exc.errors, **template_args), 422
+    except (otp.WrongCode, otp.Locked):
+        # One message for wrong, expired, used-up and locked codes and for unknown phones alike.
+        return render_template("auth/reset.html", errors={"code": _("Wrong or expired code.")}, **template_args), 422
+    audit.record(user, "auth.password_reset", merchant_id=user.merchant_id)
+    sign_in(user)
+    flash(_("Your new password and PIN are set."), "success")
+    response = redirect(url_for("home.index"))
+    set_device_cookie(response, device_token)
+    return response
+
+
+@bp.route("/recover", methods=["GET", "POST"])
+@limiter.limit(RECOVER_LIMIT_PER_ADDRESS, methods=["POST"])
+def recover():
+    errors = {}
+    if request.method == "POST":
+        try:
+            phone = validation.phone(request.form.get("phone", ""))
+        except validation.FieldError as exc:
+            errors = {"phone": str(exc)}
+        else:
+            user = recovery.user_for_phone(phone)
+            if user is not None:
+                try:
+                    recovery.send_code(user)
+                except (otp.TooManyCodes, otp.Locked, otp.NoPhone):
+                    pass  # the same answer as for a phone nobody has: nothing tells them apart
+            session[RECOVER_PHONE_KEY] = phone
+            return redirect(url_for("auth.recover_confirm"))
+    return render_template("auth/recover.html", errors=errors, phone=request.form.get("phone", "")), \
+        422 if errors else 200
+
+
+@bp.route("/recover/confirm", methods=["GET", "POST"])
+def recover_confirm():
+    phone = session.get(RECOVER_PHONE_KEY)
+    if not phone:
+        return redirect(url_for("auth.recover"))
+    args = {"phone": phone, "action": url_for("auth.recover_confirm"), "resend": url_for("auth.recover")}
+    if request.method == "POST":
+        return _reset(recovery.user_for_phone(phone), args)
+    return render_template("auth/reset.html", errors={}, **args)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def send_password():
+    if request.method == "POST":
+        try:
+            recovery.send_code(current_user)
+        except (otp.TooManyCodes, otp.Locked, otp.NoPhone) as exc:
+            return render_template("auth/send_password.html", error=exc.message), exc.status
+        return redirect(url_for("auth.send_password_confirm"))
+    return render_template("auth/send_password.html", error=None)
+
+
+@bp.route("/account/password/confirm", methods=["GET", "POST"])
+def send_password_confirm():
+    args = {"phone": current_user.phone, "action": url_for("auth.send_password_confirm"),
+            "resend": url_for("auth.send_password")}
+    if request.method == "POST":
+        return _reset(current_user, args)
+    return render_template("auth/reset.html", errors={}, **args)

@@ -1,0 +1,156 @@
+"""One-time SMS codes: 4 digits, bound to (user, purpose, object), short-lived, few tries.
+
+API
+---
+- `register_purpose(purpose, sms_text)` — once, at import of the module that uses a purpose.
+  `sms_text` is a lazy translatable string with `%(code)s` and any other `%(name)s` the caller
+  passes to `issue` (e.g. the amount of a withdrawal). Purposes used here: "password" (forgot
+  password, M2/M3, and send password, M5.8).
+- `issue(user, purpose, object_key, **sms_params)` — a fresh code, sent by SMS through the outbox
+  in the current transaction. It supersedes the previous live code of the same binding.
+  Raises `NoPhone`, `TooManyCodes` (MAX_CODES_PER_HOUR per phone and purpose) or `Locked`.
+- `verify(user, purpose, object_key, code)` — returns on success and uses the code up (single use);
+  raises `WrongCode` (wrong, expired, used, superseded, out of tries or never issued: the caller
+  cannot tell which, nor can whoever types) or `Locked`. A wrong code is COMMITTED before the
+  exception leaves, so the count survives the request's rollback: call `verify` before making
+  other changes in the request.
+- `is_locked(user, purpose)`.
+
+The object key ties a code to what it confirms ("password", "payout:<public_id>:<tyiyn>"): a code
+sent for one withdrawal never confirms another, nor a different amount.
+Codes are stored as HMAC-SHA256 under the app secret over the binding and the code, compared in
+constant time; they never reach a log. LOCK_AFTER_FAILURES wrong codes within FAILURE_WINDOW_SECONDS
+lock the purpose for that account for LOCK_SECONDS, and the owner of the phone is told by SMS.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from ..config import DEFAULT_LOCALE
+from ..extensions import db
+from ..gateways.sms import queue_sms
+from ..models import OneTimeCode, OtpFailure, OtpLock, User, utcnow
+from . import ServiceError
+
+CODE_DIGITS = 4
+CODE_LIFETIME_SECONDS = 5 * 60
+MAX_TRIES = 3
+MAX_CODES_PER_HOUR = 5
+CODES_WINDOW_SECONDS = 60 * 60
+LOCK_AFTER_FAILURES = 10
+FAILURE_WINDOW_SECONDS = 24 * 60 * 60
+LOCK_SECONDS = 24 * 60 * 60
+
+_PURPOSES: dict[str, object] = {}
+LOCK_NOTICE = _l("MKASSA: too many wrong codes. Access recovery is locked for 24 hours. "
+                 "If it was not you, call the Bank.")
+
+
+class NoPhone(ServiceError):
+    status = 422
+
+
+class TooManyCodes(ServiceError):
+    status = 429
+
+
+class Locked(ServiceError):
+    status = 429
+
+
+class WrongCode(ServiceError):
+    status = 422
+
+
+def register_purpose(purpose: str, sms_text) -> None:
+    _PURPOSES[purpose] = sms_text
+
+
+def _digest(user_id: int, purpose: str, object_key: str, code: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{user_id}\x1f{purpose}\x1f{object_key}\x1f{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _sms(user: User, text, **params) -> None:
+    with force_locale(user.locale or DEFAULT_LOCALE):
+        queue_sms(user.phone, str(text) % params)
+
+
+def is_locked(user: User, purpose: str, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return db.session.scalar(select(OtpLock.id).where(
+        OtpLock.user_id == user.id, OtpLock.purpose == purpose, OtpLock.locked_until > now).limit(1)) is not None
+
+
+def issue(user: User, purpose: str, object_key: str, *, now: datetime | None = None, **sms_params) -> None:
+    now = now or utcnow()
+    if not user.phone:
+        raise NoPhone(_l("No phone number is on file for this account. Please call the Bank."))
+    if is_locked(user, purpose, now):
+        raise Locked(_l("Too many wrong codes. Try again in 24 hours."))
+    recent = db.session.scalar(select(func.count(OneTimeCode.id)).where(
+        OneTimeCode.phone == user.phone, OneTimeCode.purpose == purpose,
+        OneTimeCode.created_at > now - timedelta(seconds=CODES_WINDOW_SECONDS)))
+    if recent >= MAX_CODES_PER_HOUR:
+        raise TooManyCodes(_l("Too many codes were sent to this number. Try again in an hour."))
+    # Only the newest code of a binding is live: an older SMS arriving late cannot be used.
+    db.session.execute(update(OneTimeCode).where(
+        OneTimeCode.user_id == user.id, OneTimeCode.purpose == purpose, OneTimeCode.object_key == object_key,
+        OneTimeCode.used_at.is_(None)).values(used_at=now))
+    code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+    db.session.add(OneTimeCode(user_id=user.id, purpose=purpose, object_key=object_key, phone=user.phone,
+                               code_hash=_digest(user.id, purpose, object_key, code), created_at=now,
+                               expires_at=now + timedelta(seconds=CODE_LIFETIME_SECONDS)))
+    _sms(user, _PURPOSES[purpose], code=code, **sms_params)
+    db.session.flush()
+
+
+def verify(user: User, purpose: str, object_key: str, code: str, *, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    if is_locked(user, purpose, now):
+        raise Locked(_l("Too many wrong codes. Try again in 24 hours."))
+    row = db.session.scalar(select(OneTimeCode).where(
+        OneTimeCode.user_id == user.id, OneTimeCode.purpose == purpose, OneTimeCode.object_key == object_key,
+        OneTimeCode.used_at.is_(None), OneTimeCode.expires_at > now, OneTimeCode.attempts < MAX_TRIES)
+        .order_by(OneTimeCode.id.desc()).limit(1))
+    if row is None:
+        raise WrongCode(_l("Wrong or expired code."), field="code")
+    # Count the try with a guarded UPDATE, so two parallel guesses cannot both slip under the limit.
+    counted = db.session.execute(update(OneTimeCode).where(
+        OneTimeCode.id == row.id, OneTimeCode.used_at.is_(None), OneTimeCode.attempts < MAX_TRIES)
+        .values(attempts=OneTimeCode.attempts + 1)).rowcount
+    candidate = (code or "").strip()
+    if counted == 1 and hmac.compare_digest(row.code_hash, _digest(user.id, purpose, object_key, candidate)):
+        used = db.session.execute(update(OneTimeCode).where(OneTimeCode.id == row.id, OneTimeCode.used_at.is_(None))
+                                  .values(used_at=now)).rowcount
+        if used == 1:
+            return
+    _record_failure(user, purpose, now)
+    # The try must count although the request answers with an error and rolls back.
+    db.session.commit()
+    raise WrongCode(_l("Wrong or expired code."), field="code")
+
+
+def _record_failure(user: User, purpose: str, now: datetime) -> None:
+    db.session.add(OtpFailure(user_id=user.id, purpose=purpose, failed_at=now))
+    db.session.flush()
+    since = now - timedelta(seconds=FAILURE_WINDOW_SECONDS)
+    last_lock = db.session.scalar(select(func.max(OtpLock.created_at)).where(
+        OtpLock.user_id == user.id, OtpLock.purpose == purpose))
+    if last_lock is not None and last_lock > since:
+        since = last_lock  # failures that caused a lock do not count again towards the next one
+    failures = db.session.scalar(select(func.count(OtpFailure.id)).where(
+        OtpFailure.user_id == user.id, OtpFailure.purpose == purpose, OtpFailure.failed_at > since))
+    if failures >= LOCK_AFTER_FAILURES:
+        db.session.add(OtpLock(user_id=user.id, purpose=purpose, created_at=now,
+                               locked_until=now + timedelta(seconds=LOCK_SECONDS)))
+        if user.phone:
+            _sms(user, LOCK_NOTICE)
