@@ -1,15 +1,64 @@
 """Profile (M5): organisation, login, account details, sub-sections, language, sign-out."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from urllib.parse import quote
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from ...security import merchant_user_required
+from ...security import merchant_user_required, owner_required
+from ...services import Invalid
+from ...services import org
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
+
+# The sub-sections list (M5.3): (endpoint, label, roles). A row shows once its endpoint exists, so
+# an area's screen appears here as soon as its blueprint is registered.
+SECTIONS = [
+    ("profile.point", _l("Choose point of sale"), ("owner",)),
+    ("shifts.settings", _l("Work in shifts"), ("owner",)),
+    ("shifts.email", _l("E-mail"), ("owner",)),
+    ("reports.index", _l("Reports"), ("owner",)),
+    ("reports.index", _l("My reports"), ("cashier",)),
+    ("account.index", _l("Account status"), ("owner",)),
+    ("auth.send_password", _l("Send password"), ("owner", "cashier")),
+    ("auth.devices", _l("Devices & passkeys"), ("owner", "cashier")),
+    ("notifications.index", _l("Notifications"), ("owner", "cashier")),
+]
+
+
+def operator_link(merchant_name: str, login: str, number: str) -> str:
+    """A WhatsApp chat with the Bank's contact centre (M5.9), the first message already typed."""
+    digits = "".join(c for c in number if c.isdigit())
+    text = _("Hello! I am writing from MKASSA. Organisation: %(org)s, login: %(login)s.",
+             org=merchant_name, login=login)
+    return f"https://wa.me/{digits}?text={quote(text)}"
 
 
 @bp.get("/")
 @merchant_user_required
 def index():
-    return render_template("profile/index.html", merchant=current_user.merchant)
+    merchant = current_user.merchant
+    sections = [(endpoint, label) for endpoint, label, roles in SECTIONS if current_user.role in roles]
+    return render_template("profile/index.html", merchant=merchant, sections=sections,
+                           operator_url=operator_link(merchant.legal_name, current_user.login,
+                                                      g.settings.operator_whatsapp))
+
+
+@bp.route("/point", methods=["GET", "POST"])
+@owner_required
+def point():
+    """The point an owner's own payments count to (M5.4)."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            chosen = org.choose_own_point(current_user, request.form.get("point", ""))
+        except Invalid as exc:
+            errors = exc.errors
+        else:
+            flash(_("Your payments now count to %(name)s.", name=chosen.name), "success")
+            return redirect(url_for("profile.index"))
+    return render_template("profile/point.html", points=org.live_points(current_user.merchant_id),
+                           errors=errors), (422 if errors else 200)
