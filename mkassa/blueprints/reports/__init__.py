@@ -1,0 +1,118 @@
+"""Reports (M8, M5.6; M10 for cashiers): filters in the URL, totals, chart, list, Excel download."""
+from __future__ import annotations
+
+import tempfile
+
+from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from ...models import ExportJob, Payment, Point, User, utcnow
+from ...security import get_scoped_or_404, merchant_user_required, scoped
+from ...services import Conflict, Invalid, export, reports
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+def _choices():
+    """What this user may filter by: cashiers see only their own payments, so no point/cashier."""
+    if current_user.is_cashier:
+        return [], []
+    return reports.choices(scoped(Point), scoped(User))
+
+
+def wants_fragment() -> bool:
+    # History restores and full-page htmx requests must get the whole page (htmx 4 swaps <body>).
+    return (bool(request.headers.get("HX-Request")) and request.headers.get("HX-Request-Type") != "full"
+            and not request.headers.get("HX-History-Restore-Request"))
+
+
+def _payments():
+    return scoped(Payment).options(joinedload(Payment.cashier), joinedload(Payment.point))
+
+
+@bp.get("/")
+@merchant_user_required
+def index():
+    points, people = _choices()
+    template = "reports/_report.html" if wants_fragment() else "reports/index.html"
+    try:
+        f = reports.parse_filter(request.args, points, people)
+    except Invalid as exc:
+        return render_template(template, f=None, errors=exc.errors, args=request.args, points=points,
+                               people=people), 422
+    rows, cursor = reports.page(_payments(), f)
+    return render_template(template, f=f, errors={}, args=f.args(), points=points, people=people,
+                           summary=reports.summarize(scoped(Payment), f), rows=rows,
+                           next_cursor=reports.encode_cursor(cursor))
+
+
+@bp.get("/rows")
+@merchant_user_required
+def rows():
+    """The next page of the list (infinite scroll); a plain page without JavaScript."""
+    points, people = _choices()
+    try:
+        f = reports.parse_filter(request.args, points, people)
+        before = reports.decode_cursor(request.args.get("before"))
+    except (Invalid, ValueError):
+        abort(400)
+    page_rows, cursor = reports.page(_payments(), f, before)
+    template = "reports/_rows.html" if wants_fragment() else "reports/rows.html"
+    return render_template(template, f=f, args=f.args(), rows=page_rows, next_cursor=reports.encode_cursor(cursor))
+
+
+@bp.post("/export")
+@merchant_user_required
+def export_report():
+    """Download the report as .xlsx: at once when small, else as a background job with progress."""
+    points, people = _choices()
+    try:
+        f = reports.parse_filter(request.form, points, people)
+    except Invalid:
+        abort(400)
+    total = reports.count_rows(scoped(Payment), f)
+    if total > export.INLINE_MAX_ROWS:
+        try:
+            job = export.start_job(current_user, "report", f.pinned_args(), total, str(get_locale() or "ru"))
+        except Conflict as exc:
+            abort(409, description=exc.message)
+        return redirect(url_for("reports.export_job", public_id=job.public_id), code=303)
+    names = export.report_names(current_user.merchant_id)
+    return send_xlsx(lambda out: export.write_report(out, current_user.merchant, f,
+                                                 reports.iter_export_rows(scoped(Payment), f), names, utcnow()),
+                 export.file_name("report", f.first, f.last))
+
+
+def send_xlsx(write, name: str):
+    """Write into a temporary file (write-only mode streams to disk) and send it."""
+    out = tempfile.TemporaryFile()
+    write(out)
+    out.seek(0)
+    return send_file(out, mimetype=export.XLSX_MIMETYPE, as_attachment=True, download_name=name)
+
+
+def _own_job(public_id: str) -> ExportJob:
+    job = get_scoped_or_404(ExportJob, public_id)
+    if job.user_id != current_user.id:  # an export belongs to whoever asked for it
+        abort(404)
+    return job
+
+
+@bp.get("/exports/<public_id>")
+@merchant_user_required
+def export_job(public_id: str):
+    job = _own_job(public_id)
+    template = "reports/_job.html" if wants_fragment() else "reports/job.html"
+    return render_template(template, job=job)
+
+
+@bp.get("/exports/<public_id>/file")
+@merchant_user_required
+def export_file(public_id: str):
+    job = _own_job(public_id)
+    path = export.job_path(job)
+    if job.status != "done" or not path.exists():
+        abort(404)
+    return send_file(path, mimetype=export.XLSX_MIMETYPE, as_attachment=True, download_name=job.file_name)

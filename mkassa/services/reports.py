@@ -1,0 +1,281 @@
+"""Reports (M8): filters, totals, chart series and the payment list, within the caller's scope.
+
+Every figure comes from one grouped query over the same WHERE clause as the list, so the totals,
+the chart and the rows can never disagree. Periods are Bishkek calendar days on `created_at` (when
+the sale was made), the moment every payment has, whatever its status.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, and_, func, or_
+
+from ..extensions import db
+from ..models import Payment, Point, User
+from ..models.payment import METHODS, STATUSES
+from ..timeutil import BISHKEK, local_today, range_bounds_utc
+from . import Invalid
+from .queries import history_page
+
+PERIODS = ("today", "yesterday", "week", "month", "custom")
+DEFAULT_PERIOD = "today"
+ALL_STATUSES = "all"
+# Volume means money received: the report opens on paid payments; other statuses are a filter away.
+DEFAULT_STATUS = "succeeded"
+# Longest custom period: a year of daily bars (and a leap day). Longer is an export job, not a screen.
+REPORT_MAX_DAYS = 366
+PAGE_SIZE = 30
+# Rows read per query when exporting: bounded memory and short transactions.
+EXPORT_BATCH_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    period: str = DEFAULT_PERIOD
+    first: date = field(default_factory=local_today)
+    last: date = field(default_factory=local_today)
+    point: Point | None = None
+    cashier: User | None = None
+    method: str | None = None
+    status: str | None = DEFAULT_STATUS  # None: every status
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def granularity(self) -> str:
+        return "hour" if self.days == 1 else "day"
+
+    def args(self) -> dict[str, str]:
+        """The query string that reproduces this report (bookmarks, pagination, export)."""
+        out = {"period": self.period}
+        if self.period == "custom":
+            out["from"], out["to"] = self.first.isoformat(), self.last.isoformat()
+        if self.point:
+            out["point"] = self.point.public_id
+        if self.cashier:
+            out["cashier"] = self.cashier.public_id
+        if self.method:
+            out["method"] = self.method
+        out["status"] = self.status or ALL_STATUSES
+        return out
+
+    def pinned_args(self) -> dict[str, str]:
+        """Like args(), with the dates written out: a job run after midnight still means the same days."""
+        return {**self.args(), "period": "custom", "from": self.first.isoformat(), "to": self.last.isoformat()}
+
+
+def period_dates(period: str, today: date) -> tuple[date, date]:
+    if period == "yesterday":
+        return today - timedelta(days=1), today - timedelta(days=1)
+    if period == "week":  # the week starts on Monday in Kyrgyzstan
+        return today - timedelta(days=today.weekday()), today
+    if period in ("month", "custom"):
+        return today.replace(day=1), today
+    return today, today
+
+
+def _parse_date(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def parse_filter(args: Mapping[str, str], points: list[Point], cashiers: list[User],
+                 today: date | None = None) -> ReportFilter:
+    """Read a report's filters from a query string; raises Invalid with a message per field.
+
+    `points` and `cashiers` are what the caller may choose from (their scope): an id outside them is
+    an error, never a silent widening of the report.
+    """
+    today = today or local_today()
+    errors: dict[str, Any] = {}
+    period = args.get("period") or DEFAULT_PERIOD
+    if period not in PERIODS:
+        errors["period"], period = _l("Choose a period from the list."), DEFAULT_PERIOD
+    first, last = period_dates(period, today)
+    if period == "custom" and (args.get("from") or args.get("to")):
+        # Choosing "custom dates" starts from this month; the person then picks the days.
+        first, last = _parse_date(args.get("from")), _parse_date(args.get("to"))
+        if first is None:
+            errors["from"] = _l("Enter the first day, for example 2026-11-01.")
+        if last is None:
+            errors["to"] = _l("Enter the last day, for example 2026-11-30.")
+        if first and last and first > last:
+            errors["to"] = _l("The last day must not be before the first day.")
+        elif first and last and (last - first).days + 1 > REPORT_MAX_DAYS:
+            errors["to"] = _l("Choose at most %(days)d days.", days=REPORT_MAX_DAYS)
+    point = _choice(args.get("point"), {p.public_id: p for p in points}, "point", errors,
+                    _l("Choose a point from the list."))
+    cashier = _choice(args.get("cashier"), {u.public_id: u for u in cashiers}, "cashier", errors,
+                      _l("Choose a cashier from the list."))
+    method = args.get("method") or None
+    if method is not None and method not in METHODS:
+        errors["method"], method = _l("Choose a payment type from the list."), None
+    status = args.get("status") or DEFAULT_STATUS
+    if status != ALL_STATUSES and status not in STATUSES:
+        errors["status"], status = _l("Choose a status from the list."), DEFAULT_STATUS
+    if errors:
+        raise Invalid(errors)
+    return ReportFilter(period=period, first=first, last=last, point=point, cashier=cashier,
+                        method=method, status=None if status == ALL_STATUSES else status)
+
+
+def _choice(raw, options: dict, name: str, errors: dict, message):
+    if not raw:
+        return None
+    if raw not in options:
+        errors[name] = message
+    return options.get(raw)
+
+
+def apply(stmt: Select, f: ReportFilter) -> Select:
+    """Narrow a scoped SELECT of payments to the report's filters."""
+    start, end = range_bounds_utc(f.first, f.last)
+    stmt = stmt.where(Payment.created_at >= start, Payment.created_at < end)
+    if f.status:
+        stmt = stmt.where(Payment.status == f.status)
+    if f.point:
+        stmt = stmt.where(Payment.point_id == f.point.id)
+    if f.cashier:
+        stmt = stmt.where(Payment.cashier_id == f.cashier.id)
+    if f.method:
+        stmt = stmt.where(Payment.method == f.method)
+    return stmt
+
+
+@dataclass(frozen=True)
+class Bar:
+    key: str  # "2026-11-27" or "14" (hour)
+    amount: int
+    count: int
+
+    @property
+    def day(self) -> date | None:
+        return date.fromisoformat(self.key) if len(self.key) == 10 else None
+
+
+@dataclass(frozen=True)
+class Summary:
+    amount: int
+    count: int
+    by_method: dict[str, tuple[int, int]]  # method → (amount, count)
+    bars: list[Bar]
+    granularity: str
+
+    @property
+    def average(self) -> int:
+        """Mean payment in tyiyn, rounded half up (an integer: money never becomes a float)."""
+        return (2 * self.amount + self.count) // (2 * self.count) if self.count else 0
+
+
+def _bucket(granularity: str):
+    """The Bishkek hour ("14") or day ("2026-11-27") of created_at, computed by the database."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        local = func.timezone(str(BISHKEK), Payment.created_at)
+        return func.to_char(local, "HH24" if granularity == "hour" else "YYYY-MM-DD")
+    # SQLite keeps naive UTC text; Asia/Bishkek has had a fixed offset (UTC+6, no DST) since 2005.
+    offset = int(datetime(2020, 1, 1, tzinfo=BISHKEK).utcoffset().total_seconds() // 60)
+    return func.strftime("%H" if granularity == "hour" else "%Y-%m-%d", Payment.created_at,
+                         f"{offset:+d} minutes")
+
+
+def summarize(scoped_payments: Select, f: ReportFilter) -> Summary:
+    bucket = _bucket(f.granularity).label("bucket")
+    stmt = (apply(scoped_payments, f)
+            .with_only_columns(bucket, Payment.method, func.sum(Payment.amount), func.count())
+            .group_by(bucket, Payment.method))
+    per_bucket: dict[str, list[int]] = {}
+    by_method = {m: (0, 0) for m in METHODS}
+    for key, method, amount, count in db.session.execute(stmt):
+        amount, count = int(amount), int(count)
+        slot = per_bucket.setdefault(key, [0, 0])
+        slot[0] += amount
+        slot[1] += count
+        prev = by_method.get(method, (0, 0))
+        by_method[method] = (prev[0] + amount, prev[1] + count)
+    keys = ([f"{h:02d}" for h in range(24)] if f.granularity == "hour"
+            else [(f.first + timedelta(days=i)).isoformat() for i in range(f.days)])
+    bars = [Bar(k, *per_bucket.get(k, (0, 0))) for k in keys]
+    return Summary(amount=sum(b.amount for b in bars), count=sum(b.count for b in bars),
+                   by_method=by_method, bars=bars, granularity=f.granularity)
+
+
+def page(scoped_payments: Select, f: ReportFilter, before: tuple[datetime, int] | None = None):
+    return history_page(apply(scoped_payments, f), before, size=PAGE_SIZE)
+
+
+def encode_cursor(cursor: tuple[datetime, int] | None) -> str | None:
+    return f"{cursor[0].isoformat()}_{cursor[1]}" if cursor else None
+
+
+def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
+    """The list position from the URL; raises ValueError on anything that is not one of ours."""
+    if not raw:
+        return None
+    stamp, pid = raw.rsplit("_", 1)
+    when = datetime.fromisoformat(stamp)
+    if when.tzinfo is None:
+        raise ValueError("cursor without time zone")
+    return when, int(pid)
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    created_at: datetime
+    public_id: str
+    point_id: int | None
+    cashier_id: int | None
+    method: str
+    status: str
+    amount: int
+    paid_at: datetime | None
+    payer_bank: str | None
+    card_mask: str | None
+
+
+def iter_export_rows(scoped_payments: Select, f: ReportFilter,
+                     between_batches: Callable[[int], None] | None = None) -> Iterator[ExportRow]:
+    """Every row of the report, newest first like the screen, read in keyset batches.
+
+    Batches keep memory flat and let a background job end its transaction between them (on SQLite
+    a transaction holds the write lock: payments must not wait for an export).
+    """
+    cols = (Payment.created_at, Payment.public_id, Payment.point_id, Payment.cashier_id, Payment.method,
+            Payment.status, Payment.amount, Payment.paid_at, Payment.payer_bank, Payment.card_mask)
+    base = apply(scoped_payments, f).with_only_columns(*cols, Payment.id)
+    before: tuple[datetime, int] | None = None
+    done = 0
+    while True:
+        stmt = base
+        if before is not None:
+            stmt = stmt.where(or_(Payment.created_at < before[0],
+                                  and_(Payment.created_at == before[0], Payment.id < before[1])))
+        rows = db.session.execute(stmt.order_by(Payment.created_at.desc(), Payment.id.desc())
+                                  .limit(EXPORT_BATCH_ROWS)).all()
+        for row in rows:
+            yield ExportRow(*row[:-1])
+        done += len(rows)
+        if len(rows) < EXPORT_BATCH_ROWS:
+            return
+        before = (rows[-1].created_at, rows[-1].id)
+        if between_batches is not None:
+            between_batches(done)
+
+
+def count_rows(scoped_payments: Select, f: ReportFilter) -> int:
+    return int(db.session.scalar(apply(scoped_payments, f).with_only_columns(func.count())))
+
+
+def choices(scoped_points: Select, scoped_users: Select) -> tuple[list[Point], list[User]]:
+    """Points (archived ones too: history keeps them) and people who take payments, for the filters."""
+    points = list(db.session.scalars(scoped_points.order_by(Point.id)))
+    people = list(db.session.scalars(scoped_users.where(User.role.in_(("owner", "cashier")))
+                                     .order_by(User.role.desc(), User.name)))
+    return points, people

@@ -1,0 +1,234 @@
+"""Reports (M8): every filter combination's totals equal a direct SQL sum; scope, validation, paging."""
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from mkassa.extensions import db
+from mkassa.models import Payment
+from mkassa.services import reports
+
+BISHKEK = ZoneInfo("Asia/Bishkek")
+# A Friday afternoon in Bishkek: "this week" starts on Monday the 23rd, "this month" on the 1st.
+NOW = datetime(2026, 11, 27, 15, 0, tzinfo=BISHKEK)
+TODAY = NOW.date()
+
+
+@pytest.fixture(autouse=True)
+def english(client):
+    """Texts are checked in English (the msgids), whatever the catalogs say."""
+    client.set_cookie("lang", "en")
+PAYMENTS = Payment.__table__.c
+
+
+def figures(html: str) -> tuple[int, int]:
+    amount = int(re.search(r'data-testid="report-total" data-amount="(-?\d+)"', html).group(1))
+    count = int(re.search(r'data-testid="report-count" data-count="(\d+)"', html).group(1))
+    return amount, count
+
+
+def sql_sum(merchant_id: int, first: date, last: date, *, point_id=None, cashier_id=None, method=None,
+            status="succeeded") -> tuple[int, int]:
+    """The same figure written directly against the table, with the day bounds worked out here."""
+    start = datetime.combine(first, time.min, tzinfo=BISHKEK).astimezone(timezone.utc)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=BISHKEK).astimezone(timezone.utc)
+    stmt = select(func.coalesce(func.sum(PAYMENTS.amount), 0), func.count()).where(
+        PAYMENTS.merchant_id == merchant_id, PAYMENTS.created_at >= start, PAYMENTS.created_at < end)
+    for column, value in ((PAYMENTS.point_id, point_id), (PAYMENTS.cashier_id, cashier_id),
+                          (PAYMENTS.method, method), (PAYMENTS.status, status)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    amount, count = db.session.execute(stmt).one()
+    return int(amount), int(count)
+
+
+@pytest.fixture
+def shop(demo):
+    """The demo shop seeded a week before NOW, plus payments on both sides of today's midnight."""
+    midnight = datetime.combine(TODAY, time.min, tzinfo=BISHKEK).astimezone(timezone.utc)
+    for created, method in ((midnight, "qr"), (midnight - timedelta(microseconds=1), "card")):
+        db.session.add(Payment(merchant_id=demo.merchant.id, point_id=demo.points[1].id,
+                               cashier_id=demo.cashier2.id, method=method, amount=77_700, status="succeeded",
+                               created_at=created, paid_at=created))
+    db.session.commit()
+    return demo
+
+
+PERIODS = [("today", TODAY, TODAY), ("yesterday", TODAY - timedelta(days=1), TODAY - timedelta(days=1)),
+           ("week", date(2026, 11, 23), TODAY), ("month", date(2026, 11, 1), TODAY),
+           ("custom", date(2026, 10, 20), date(2026, 11, 26))]
+
+
+@pytest.fixture
+def seeded_at_now(app):
+    """The big merchant with two months of payments up to NOW (bulk-generated: fast)."""
+    from mkassa.models import Merchant, User
+    from mkassa.services import bigdata
+    with time_machine.travel(NOW, tick=False):
+        result = bigdata.generate(3000, days=60, points=2, cashiers_per_point=2, now=NOW)
+    merchant = db.session.get(Merchant, result.merchant_id)
+    people = {u.login: u for u in db.session.scalars(select(User).where(User.merchant_id == merchant.id))}
+    return merchant, people
+
+
+@pytest.mark.parametrize("period,first,last", PERIODS, ids=[p[0] for p in PERIODS])
+def test_every_filter_combination_matches_a_direct_sql_sum(client, auth, seeded_at_now, period, first, last):
+    merchant, people = seeded_at_now
+    point = merchant.points[0]
+    cashier = people["big-c1"]
+    with time_machine.travel(NOW, tick=False):
+        auth.login("big")
+        seen = set()
+        for point_id, cashier_id, method, status in itertools.product(
+                (None, point.id), (None, cashier.id), (None, "qr", "card"), ("succeeded", "all", "expired")):
+            query = {"period": period, "status": status}
+            if period == "custom":
+                query.update({"from": first.isoformat(), "to": last.isoformat()})
+            if point_id:
+                query["point"] = point.public_id
+            if cashier_id:
+                query["cashier"] = cashier.public_id
+            if method:
+                query["method"] = method
+            response = client.get("/reports/", query_string=query)
+            assert response.status_code == 200, query
+            expected = sql_sum(merchant.id, first, last, point_id=point_id, cashier_id=cashier_id, method=method,
+                               status=None if status == "all" else status)
+            assert figures(response.get_data(as_text=True)) == expected, query
+            seen.add(expected[1] > 0)
+        assert True in seen, "the data set should give non-empty reports for this period"
+
+
+def test_day_bounds_are_bishkek_midnight(client, auth, shop):
+    """A payment at 00:00:00 Bishkek is today's; one a microsecond earlier is yesterday's."""
+    auth.login("demo")
+    today_card = figures(client.get("/reports/?period=today&method=card&cashier="
+                                    f"{shop.cashier2.public_id}").get_data(as_text=True))
+    yesterday = figures(client.get("/reports/?period=yesterday&status=succeeded").get_data(as_text=True))
+    assert today_card == sql_sum(shop.merchant.id, _local_today(), _local_today(),
+                                 cashier_id=shop.cashier2.id, method="card")
+    assert yesterday == sql_sum(shop.merchant.id, _local_today() - timedelta(days=1),
+                                _local_today() - timedelta(days=1))
+
+
+def _local_today() -> date:
+    from mkassa.timeutil import local_today
+    return local_today()
+
+
+def test_summary_figures_chart_and_methods_agree(client, auth, seeded_at_now):
+    merchant, _people = seeded_at_now
+    with time_machine.travel(NOW, tick=False):
+        auth.login("big")
+        html = client.get("/reports/?period=month").get_data(as_text=True)
+    amount, count = figures(html)
+    bars = [int(v) for v in re.findall(r'<rect [^>]*data-amount="(\d+)"', html)]
+    assert len(bars) == 27 and sum(bars) == amount  # one bar per day of November so far
+    methods = dict(re.findall(r'data-method="(\w+)" data-amount="(\d+)"', html))
+    assert int(methods["qr"]) + int(methods["card"]) == amount
+    average = int(re.search(r'data-testid="report-average" data-amount="(\d+)"', html).group(1))
+    assert abs(average * count - amount) <= count // 2 + 1
+
+
+def test_a_day_is_charted_by_hour(client, auth, seeded_at_now):
+    with time_machine.travel(NOW, tick=False):
+        auth.login("big")
+        html = client.get("/reports/?period=today").get_data(as_text=True)
+    bars = [int(v) for v in re.findall(r'<rect [^>]*data-amount="(\d+)"', html)]
+    assert len(bars) == 24 and sum(bars) == figures(html)[0]
+    # NOW is 15:00 in Bishkek: nothing can have been sold later today.
+    assert sum(bars[15:]) == 0
+
+
+def test_cashier_sees_only_own_payments_and_cannot_widen_the_report(client, auth, seeded_at_now):
+    merchant, people = seeded_at_now
+    cashier, other = people["big-c1"], people["big-c3"]
+    with time_machine.travel(NOW, tick=False):
+        auth.login("big-c1")
+        response = client.get("/reports/?period=month&status=all")
+        html = response.get_data(as_text=True)
+        assert figures(html) == sql_sum(merchant.id, date(2026, 11, 1), TODAY, cashier_id=cashier.id, status=None)
+        assert 'data-testid="filter-cashier"' not in html and 'data-testid="filter-point"' not in html
+        refused = client.get(f"/reports/?period=month&cashier={other.public_id}")
+    assert refused.status_code == 422
+    assert "Choose a cashier from the list." in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("days,status", [(reports.REPORT_MAX_DAYS, 200), (reports.REPORT_MAX_DAYS + 1, 422)])
+def test_custom_period_length_limit(client, auth, demo, days, status):
+    auth.login("demo")
+    first = date(2025, 1, 1)
+    last = first + timedelta(days=days - 1)
+    response = client.get(f"/reports/?period=custom&from={first}&to={last}")
+    assert response.status_code == status
+    if status == 422:
+        assert 'id="e-to"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query,field", [
+    ("period=custom&from=2026-11-10&to=2026-11-01", "to"),
+    ("period=custom&from=nonsense&to=2026-11-01", "from"),
+    ("period=decade", "period"),
+    ("method=cash", "method"),
+    ("status=refunded", "status"),
+    ("point=01HZZZZZZZZZZZZZZZZZZZZZZZ", "point"),
+])
+def test_bad_filters_answer_422_with_the_message_at_the_field(client, auth, demo, query, field):
+    auth.login("demo")
+    response = client.get(f"/reports/?{query}")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert f'id="e-{field}" class="field-error"' in html
+    assert 'data-testid="report-total"' not in html
+
+
+def test_custom_without_dates_starts_from_this_month(client, auth, demo):
+    auth.login("demo")
+    html = client.get("/reports/?period=custom").get_data(as_text=True)
+    today = _local_today()
+    assert f'value="{today.replace(day=1).isoformat()}"' in html and f'value="{today.isoformat()}"' in html
+
+
+def test_keyset_pages_cover_every_row_once(client, auth, seeded_at_now):
+    merchant, _people = seeded_at_now
+    with time_machine.travel(NOW, tick=False):
+        auth.login("big")
+        html = client.get("/reports/?period=month&status=all").get_data(as_text=True)
+        seen = re.findall(r'data-testid="report-row"', html)
+        total = len(seen)
+        more = re.search(r'href="(/reports/rows\?[^"]+)"', html)
+        pages = 1
+        while more:
+            page = client.get(more.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"})
+            assert page.status_code == 200
+            body = page.get_data(as_text=True)
+            total += body.count('data-testid="report-row"')
+            more = re.search(r'href="(/reports/rows\?[^"]+)"', body)
+            pages += 1
+    assert pages > 2
+    assert total == sql_sum(merchant.id, date(2026, 11, 1), TODAY, status=None)[1]
+
+
+def test_htmx_gets_the_fragment_and_history_restore_the_page(client, auth, demo):
+    auth.login("demo")
+    fragment = client.get("/reports/?period=week", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert fragment.lstrip().startswith("<div id=\"report\"") and "<html" not in fragment
+    restore = client.get("/reports/?period=week", headers={"HX-Request": "true",
+                                                           "HX-History-Restore-Request": "true"})
+    assert "<html" in restore.get_data(as_text=True)
+
+
+def test_bad_cursor_is_a_400(client, auth, demo):
+    auth.login("demo")
+    assert client.get("/reports/rows?period=today&before=2026-11-27T10:00:00_x").status_code == 400
+    assert client.get("/reports/rows?period=today&before=2026-11-27T10:00:00_5").status_code == 400  # naive
+
+
+def test_reports_need_sign_in(client, demo):
+    assert client.get("/reports/").status_code == 302
