@@ -1,0 +1,67 @@
+"""E-mail through the outbox: composed when it is delivered, then sent with Flask-Mail.
+
+A message is queued (kind "email") in the transaction that caused it; the outbox handler composes it
+from the database as it is then (an address changed in the meantime is respected) and sends it. An
+SMTP failure raises, so the outbox retries with back-off; a message is marked sent only after the SMTP
+server accepted it.
+
+Without an SMTP server (`make run` leaves MAIL_SERVER empty, so Flask-Mail suppresses sending) the
+message is written to instance/mail/<outbox id>.eml for a developer to open, and only its recipient
+and subject are logged, never its body.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from flask_mail import Message
+
+from ..extensions import mail
+from ..models import OutboxMessage
+from . import outbox
+
+log = logging.getLogger(__name__)
+
+KIND = "email"
+# Folder under instance/ where e-mail lands when no SMTP server is configured.
+MAIL_DIR = "mail"
+
+Composer = Callable[[dict[str, Any]], Message | None]
+_composers: dict[str, Composer] = {}
+
+
+def composer(name: str) -> Callable[[Composer], Composer]:
+    """Register how an e-mail of this type is written. Returning None means: nothing to send any more."""
+    def register(fn: Composer) -> Composer:
+        _composers[name] = fn
+        return fn
+    return register
+
+
+def queue(name: str, payload: dict[str, Any], *, dedupe_key: str | None = None) -> OutboxMessage | None:
+    """Queue an e-mail in the current transaction (at most once per dedupe key)."""
+    return outbox.enqueue(KIND, {"type": name, **payload}, dedupe_key=dedupe_key)
+
+
+def mail_dir() -> Path:
+    path = Path(current_app.instance_path) / MAIL_DIR
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@outbox.handler(KIND)
+def deliver(payload: dict[str, Any], msg: OutboxMessage) -> None:
+    message = _composers[payload["type"]](payload)
+    if message is None:
+        log.info("e-mail %s (%s) dropped: nothing to send any more", msg.id, payload["type"])
+        return
+    if current_app.config["MAIL_SUPPRESS_SEND"]:
+        path = mail_dir() / f"{msg.id}.eml"
+        path.write_bytes(message.as_bytes())
+        log.info("e-mail %s not sent (no MAIL_SERVER): written to %s, to %s, subject %r",
+                 msg.id, path, ", ".join(map(str, message.recipients)), message.subject)
+        return
+    mail.send(message)
