@@ -1,0 +1,306 @@
+"""The bank console's tables (D4): merchants, users, payments, webhook issues, payouts, outbox, audit.
+
+Only bank staff reach these (every view is `@admin_required`), so the queries span all merchants.
+Each table is read newest first with keyset pagination (a cursor of the last row's sort keys, not
+an OFFSET), so page 300 of a busy payments table costs what page 1 does. Filters are plain GET
+values, checked like any other input: an unknown value is an error next to its field, not an empty
+table that looks like "nothing happened".
+
+Never shown here: password hashes, outbox payloads (an SMS waiting to go may hold a password or a
+code), SMS texts (those are only on the sandbox SMS page) and webhook bodies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Sequence
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy.orm import aliased
+
+from ..extensions import db
+from ..models import AuditEvent, BankWebhookEvent, Merchant, OutboxMessage, Payment, Payout, User
+from ..models.payment import STATUSES as PAYMENT_STATUSES
+from ..models.payout import PAYOUT_STATUSES
+from ..models.system import OUTBOX_STATUSES
+from ..models.user import ROLES
+from . import Conflict, Invalid, audit, auth, org
+
+CONSOLE_PAGE_SIZE = 50
+SEARCH_MAX = 64
+# Outbox rows an operator must act on; sent ones are only shown when asked for.
+OUTBOX_UNSENT = ("pending", "dead")
+# A payload value at least this long is blanked out of an error message before it is shown: a
+# gateway that echoes what it was sent must not leak an SMS text through the console.
+REDACT_MIN_LENGTH = 4
+REDACTED = "[…]"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+_BIGINT_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    next_cursor: str | None  # the `after` value of the next page; None on the last page
+
+
+EMPTY = Page([], None)
+
+
+# ------------------------------------------------------------------------------ keyset pagination
+
+
+def _encode(values: Sequence[Any]) -> str:
+    """A cursor for the URL: each sort key as an integer (times in exact microseconds since 1970)."""
+    return ".".join(str((v - _EPOCH) // _MICROSECOND) if isinstance(v, datetime) else str(int(v))
+                    for v in values)
+
+
+def _decode(cursor: str, kinds: Sequence[type]) -> list[Any]:
+    parts = cursor.split(".")
+    try:
+        if len(parts) != len(kinds):
+            raise ValueError(cursor)
+        numbers = [int(p) for p in parts]
+        if any(abs(n) > _BIGINT_MAX for n in numbers):
+            raise ValueError(cursor)  # PostgreSQL would refuse to compare a BIGINT with it
+        return [_EPOCH + n * _MICROSECOND if kind is datetime else kind(n) for n, kind in zip(numbers, kinds)]
+    except (ValueError, OverflowError):
+        raise Invalid({"after": _l("This page link is broken. Start again from the first page.")}) from None
+
+
+def _below(column: ColumnElement, value: Any) -> ColumnElement:
+    """`column < value`. A flag compares only by equality in SQLAlchemy: true sorts above false (DESC
+    puts it first on both databases), so below true is false, and below false is nothing."""
+    if isinstance(value, bool):
+        return column.is_(False) if value else false()
+    return column < value
+
+
+def _page(stmt: Select, keys: Sequence[tuple[ColumnElement, type]], row_keys: Callable[[Any], tuple],
+          cursor: str | None, size: int = CONSOLE_PAGE_SIZE) -> Page:
+    """One page of `stmt` ordered by `keys` (all descending), starting after `cursor`."""
+    if cursor:
+        values = _decode(cursor, [kind for _column, kind in keys])
+        # (k1, k2, …) < (v1, v2, …) spelled out: row-value comparison is not portable to SQLite's types.
+        stmt = stmt.where(or_(*(and_(*(keys[j][0] == values[j] for j in range(i)), _below(keys[i][0], values[i]))
+                                for i in range(len(keys)))))
+    rows = list(db.session.execute(stmt.order_by(*(column.desc() for column, _kind in keys)).limit(size + 1)))
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, _encode(row_keys(rows[-1])) if more else None)
+
+
+# ------------------------------------------------------------------------------------------ filters
+
+
+def _choice(args: dict[str, str], name: str, allowed: Sequence[str], errors: dict[str, str]) -> str | None:
+    value = (args.get(name) or "").strip()
+    if not value:
+        return None
+    if value not in allowed:
+        errors[name] = _("Choose a value from the list.")
+        return None
+    return value
+
+
+def _merchant(args: dict[str, str], errors: dict[str, str]) -> Merchant | None:
+    public_id = (args.get("merchant") or "").strip()
+    if not public_id:
+        return None
+    merchant = db.session.scalar(select(Merchant).where(Merchant.public_id == public_id))
+    if merchant is None:
+        errors["merchant"] = _("No such merchant.")
+    return merchant
+
+
+def _search(args: dict[str, str], name: str, errors: dict[str, str]) -> str | None:
+    value = (args.get(name) or "").strip()
+    if len(value) > SEARCH_MAX:
+        errors[name] = _("At most %(n)s characters.", n=SEARCH_MAX)
+        return None
+    return value or None
+
+
+def _checked(args: dict[str, str], name: str) -> bool:
+    return args.get(name) == "1"
+
+
+def _raise(errors: dict[str, str]) -> None:
+    if errors:
+        raise Invalid(errors)
+
+
+def merchant_choices() -> list[tuple[str, str]]:
+    """(public id, "name · INN") of every merchant, by name: the options of the merchant filter."""
+    rows = db.session.execute(select(Merchant.public_id, Merchant.display_name, Merchant.inn)
+                              .order_by(Merchant.display_name, Merchant.id))
+    return [(public_id, f"{name} · {inn}") for public_id, name, inn in rows]
+
+
+# --------------------------------------------------------------------------------------- the tables
+
+
+def merchants(args: dict[str, str]) -> Page:
+    """Merchants with their owner, newest first; `q` finds a name or an INN."""
+    errors: dict[str, str] = {}
+    q = _search(args, "q", errors)
+    _raise(errors)
+    stmt = select(Merchant, User).join(User, (User.merchant_id == Merchant.id) & (User.role == "owner"))
+    if q:
+        pattern = f"%{q}%"
+        stmt = stmt.where(or_(Merchant.display_name.ilike(pattern), Merchant.legal_name.ilike(pattern),
+                              Merchant.inn.contains(q)))
+    return _page(stmt, [(Merchant.created_at, datetime), (Merchant.id, int)],
+                 lambda r: (r.Merchant.created_at, r.Merchant.id), args.get("after"))
+
+
+def users(args: dict[str, str]) -> Page:
+    """Owners, cashiers and bank staff; by merchant, role and whether they may sign in."""
+    errors: dict[str, str] = {}
+    merchant = _merchant(args, errors)
+    role = _choice(args, "role", ROLES, errors)
+    active = _choice(args, "active", ("1", "0"), errors)
+    _raise(errors)
+    stmt = select(User, Merchant).outerjoin(Merchant, Merchant.id == User.merchant_id)
+    if merchant is not None:
+        stmt = stmt.where(User.merchant_id == merchant.id)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if active:
+        stmt = stmt.where(User.active.is_(active == "1"))
+    return _page(stmt, [(User.created_at, datetime), (User.id, int)],
+                 lambda r: (r.User.created_at, r.User.id), args.get("after"))
+
+
+def payments(args: dict[str, str]) -> Page:
+    """Payments of every merchant; `flagged` keeps the money that arrived after a cancel, expiry or failure."""
+    errors: dict[str, str] = {}
+    merchant = _merchant(args, errors)
+    status = _choice(args, "status", PAYMENT_STATUSES, errors)
+    _raise(errors)
+    cashier = aliased(User)
+    stmt = (select(Payment, Merchant, cashier.login.label("cashier_login"))
+            .join(Merchant, Merchant.id == Payment.merchant_id)
+            .outerjoin(cashier, cashier.id == Payment.cashier_id))
+    if merchant is not None:
+        stmt = stmt.where(Payment.merchant_id == merchant.id)
+    if status:
+        stmt = stmt.where(Payment.status == status)
+    if _checked(args, "flagged"):
+        stmt = stmt.where(Payment.flagged.is_(True))
+    return _page(stmt, [(Payment.created_at, datetime), (Payment.id, int)],
+                 lambda r: (r.Payment.created_at, r.Payment.id), args.get("after"))
+
+
+def webhook_issues(args: dict[str, str]) -> Page:
+    """Notifications refused with 422 (mismatches) and why, newest first: they wait for an operator."""
+    stmt = select(BankWebhookEvent).where(BankWebhookEvent.outcome == "mismatch")
+    page = _page(stmt, [(BankWebhookEvent.received_at, datetime), (BankWebhookEvent.id, int)],
+                 lambda r: (r.BankWebhookEvent.received_at, r.BankWebhookEvent.id), args.get("after"))
+    return Page([event for event, in page.rows], page.next_cursor)
+
+
+def payouts(args: dict[str, str]) -> Page:
+    """Withdrawals, those still in flight past the deadline (flagged overdue) first, then newest first."""
+    errors: dict[str, str] = {}
+    merchant = _merchant(args, errors)
+    status = _choice(args, "status", PAYOUT_STATUSES, errors)
+    _raise(errors)
+    requester = aliased(User)
+    stmt = (select(Payout, Merchant, requester.login.label("requester_login"))
+            .join(Merchant, Merchant.id == Payout.merchant_id)
+            .join(requester, requester.id == Payout.requested_by_id))
+    if merchant is not None:
+        stmt = stmt.where(Payout.merchant_id == merchant.id)
+    if status:
+        stmt = stmt.where(Payout.status == status)
+    if _checked(args, "overdue"):
+        stmt = stmt.where(Payout.flagged_overdue.is_(True))
+    return _page(stmt, [(Payout.flagged_overdue, bool), (Payout.created_at, datetime), (Payout.id, int)],
+                 lambda r: (r.Payout.flagged_overdue, r.Payout.created_at, r.Payout.id), args.get("after"))
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """What the console shows of an outbox message: never its payload."""
+
+    id: int
+    kind: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+
+
+def redact(text: str | None, payload: dict[str, Any] | None) -> str | None:
+    """`text` with every sizeable payload value blanked out."""
+    if not text:
+        return text
+    for value in (payload or {}).values():
+        value = str(value)
+        if len(value) >= REDACT_MIN_LENGTH:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def outbox(args: dict[str, str]) -> Page:
+    """Side effects not yet delivered (pending, and dead ones an operator must see), newest first."""
+    errors: dict[str, str] = {}
+    status = _choice(args, "status", OUTBOX_STATUSES, errors)
+    _raise(errors)
+    stmt = select(OutboxMessage).where(OutboxMessage.status.in_([status] if status else OUTBOX_UNSENT))
+    page = _page(stmt, [(OutboxMessage.created_at, datetime), (OutboxMessage.id, int)],
+                 lambda r: (r.OutboxMessage.created_at, r.OutboxMessage.id), args.get("after"))
+    rows = [OutboxRow(m.id, m.kind, m.status, m.attempts, m.created_at, m.next_attempt_at, m.sent_at,
+                      redact(m.last_error, m.payload)) for m, in page.rows]
+    return Page(rows, page.next_cursor)
+
+
+def audit_log(args: dict[str, str]) -> Page:
+    """Who did what, newest first; by merchant, and by action (`cashier.` finds every cashier action)."""
+    errors: dict[str, str] = {}
+    merchant = _merchant(args, errors)
+    action = _search(args, "action", errors)
+    _raise(errors)
+    actor = aliased(User)
+    stmt = (select(AuditEvent, actor.login.label("actor_login"), Merchant.display_name.label("merchant_name"))
+            .outerjoin(actor, actor.id == AuditEvent.actor_id)
+            .outerjoin(Merchant, Merchant.id == AuditEvent.merchant_id))
+    if merchant is not None:
+        stmt = stmt.where(AuditEvent.merchant_id == merchant.id)
+    if action:
+        stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
+    return _page(stmt, [(AuditEvent.created_at, datetime), (AuditEvent.id, int)],
+                 lambda r: (r.AuditEvent.created_at, r.AuditEvent.id), args.get("after"))
+
+
+# ------------------------------------------------------------------------------------------ actions
+
+
+def user_by_public_id(public_id: str) -> User | None:
+    return db.session.scalar(select(User).where(User.public_id == public_id))
+
+
+def set_user_active(user: User, active: bool, actor: User) -> User:
+    """The Bank switches a person's access off or on; switched off, every session and device ends now."""
+    if user.id == actor.id:
+        raise Conflict(_("You cannot switch off your own access."))
+    if user.is_cashier:
+        # The same rules as the owner's switch (a point to work at, a phone no other active user has).
+        return org.set_cashier_active(user, active, actor)
+    if active and not user.active and user.phone and db.session.scalar(
+            select(User.id).where(User.phone == user.phone, User.active.is_(True), User.id != user.id)):
+        raise Conflict(_("This phone number already belongs to an active user."))
+    if not active:
+        auth.revoke_user_sessions(user)
+    user.active = active
+    audit.record(actor, "user.activate" if active else "user.deactivate", merchant_id=user.merchant_id, obj=user)
+    return user
+
