@@ -44,6 +44,22 @@ def demo_seed(payments: int) -> None:
         click.echo(f"  {role:8} login: {login:10} password: {password}")
 
 
+@demo_cli.command("bigdata")
+@click.option("--payments", default=1_000_000, show_default=True)
+@click.option("--days", default=365, show_default=True)
+def demo_bigdata(payments: int, days: int) -> None:
+    """Add a large data set (merchant "Big Bazaar", login big / demo1234) for load checks."""
+    from .services.bigdata import BIG_LOGIN, BIG_PASSWORD, analyze, generate
+    if not current_app.extensions["mkassa.settings"].sandbox:
+        raise click.ClickException("demo data is for the sandbox only")
+    started = time.monotonic()
+    result = generate(payments, days=days, echo=click.echo)
+    analyze()
+    click.echo(f"{result.payments} payments ({result.succeeded} paid), {result.transfers} transfers, "
+               f"{result.entries} entries in {time.monotonic() - started:.0f} s")
+    click.echo(f"  owner login: {BIG_LOGIN}  password: {BIG_PASSWORD}")
+
+
 @outbox_cli.command("once")
 def outbox_once() -> None:
     """Deliver what is due now, once."""

@@ -68,6 +68,8 @@ class Settings:
     mail_server: str = ""
     mail_port: int = 25
     mail_sender: str = "MKASSA <no-reply@mkassa.local>"
+    # Shifts still open at this hour (Bishkek, 0-23) are closed automatically (M5.5).
+    shift_autoclose_hour: int = 4
     # Web push (VAPID "sub" claim): how a push service reaches the operator; mailto: or https:.
     vapid_subject: str = "mailto:support@mkassa.local"
     operator_whatsapp: str = "996312000000"
@@ -112,7 +114,8 @@ class Settings:
         for name, attr in (("PAYMENT_LIFETIME_SECONDS", "payment_lifetime_seconds"),
                            ("SANDBOX_SETTLE_SECONDS", "sandbox_settle_seconds"),
                            ("SANDBOX_PAYOUT_SECONDS", "sandbox_payout_seconds"),
-                           ("MAX_PAYMENT_TYIYN", "max_payment_tyiyn")):
+                           ("MAX_PAYMENT_TYIYN", "max_payment_tyiyn"),
+                           ("SHIFT_AUTOCLOSE_HOUR", "shift_autoclose_hour")):
             if env.get(name):
                 values[attr] = int(env[name])
         for name, attr in (("ELQR_BASE_URL", "elqr_base_url"), ("ELQR_PROVIDER_ID", "elqr_provider_id"),
@@ -137,6 +140,8 @@ class Settings:
     def check(self) -> None:
         if self.bank_mode not in BANK_MODES:
             raise UnsafeConfiguration(f"BANK_MODE must be one of {BANK_MODES}, not {self.bank_mode!r}")
+        if not 0 <= self.shift_autoclose_hour <= 23:
+            raise UnsafeConfiguration("SHIFT_AUTOCLOSE_HOUR must be an hour from 0 to 23")
         if self.bank_mode != "production":
             return
         problems = []

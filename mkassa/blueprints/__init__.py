@@ -7,9 +7,19 @@ from ..config import Settings
 
 
 def register(app: Flask, settings: Settings) -> None:
-    from . import admin, auth, home, profile, pwa
-    for module in (auth, home, profile, admin, pwa):
+    from . import admin, auth, home, notifications, org, profile, pwa, qrcodes
+    for module in (auth, home, profile, org, admin, pwa, qrcodes, notifications):
         app.register_blueprint(module.bp)
+    from . import account, reports
+    for module in (reports, account):
+        app.register_blueprint(module.bp)
+    from . import bank, pay
+    for module in (pay, bank):
+        app.register_blueprint(module.bp)
+    from . import payouts
+    app.register_blueprint(payouts.bp)
+    from . import shifts
+    app.register_blueprint(shifts.bp)
     if settings.sandbox:
         # Sandbox bank tools exist only in sandbox mode; production never mounts them.
         from . import sandbox

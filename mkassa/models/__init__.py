@@ -1,12 +1,18 @@
 """All models, imported here so that Alembic and the app see one metadata."""
+from .access import Device, OneTimeCode, OtpFailure, OtpLock, Passkey, WebAuthnChallenge
+from .bank import BankWebhookEvent, SandboxBankPayment
 from .base import utcnow
 from .ledger import LedgerAccount, LedgerEntry, LedgerTransfer
 from .merchant import Merchant, Point
 from .payment import Payment
+from .payout import Payout, SandboxBankPayout
+from .push import PushSubscription
+from .report import ExportJob
+from .shift import Shift
 from .system import AuditEvent, IdempotencyKey, OutboxMessage, SandboxSms
 from .user import User, UserSession
 
 __all__ = [
-    "AuditEvent", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
-    "OutboxMessage", "Payment", "Point", "SandboxSms", "User", "UserSession", "utcnow",
+    "AuditEvent", "Device", "OneTimeCode", "OtpFailure", "OtpLock", "Passkey", "WebAuthnChallenge", "BankWebhookEvent", "ExportJob", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
+    "OutboxMessage", "Payment", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxSms", "Shift", "User", "UserSession", "utcnow",
 ]

@@ -162,6 +162,8 @@ def run_periodic(app: Flask | None = None) -> None:
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session) -> None:
     """A commit that queued something wakes the in-process dispatcher: the SMS shows at once."""
+    if session.in_nested_transaction():
+        return  # a savepoint was released: the real commit is still to come
     if session.info.pop("outbox_added", False) and has_app_context():
         dispatcher = current_app.extensions.get("mkassa.dispatcher")
         if dispatcher is not None:
