@@ -108,6 +108,11 @@ class FreshContextClient(FlaskClient):
     the test sees the request's effects afterwards (commit expires loaded objects).
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Tests read English unless they choose a language (a "lang" cookie outranks this).
+        self.environ_base.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
+
     def open(self, *args, **kwargs):
         if has_app_context():
             db.session.commit()
