@@ -7,7 +7,7 @@ PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 PG_URL ?= $(if $(TEST_DATABASE_URL),$(TEST_DATABASE_URL),postgresql://postgres@127.0.0.1:5432/postgres)
 
-.PHONY: run test test-sqlite test-postgresql install install-dev translations messages chromium bench lint clean
+.PHONY: run test test-sqlite test-postgresql install install-dev translations messages chromium pgbench bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +58,14 @@ test-postgresql:
 	elif [ "$$CI" = "true" ]; then echo "PostgreSQL is not reachable at $(PG_URL): CI requires it" >&2; exit 1; \
 	else echo "PostgreSQL not reachable at $(PG_URL): skipping the PostgreSQL run"; fi
 
-bench: install-dev
+# pgbench for the webhook benchmark. Debian 12 ships it in the server package (postgresql-15, pulled in by
+# postgresql-contrib); /usr/bin/pgbench alone is only postgresql-common's wrapper, so run it to check.
+pgbench:
+	@if ! pgbench --version >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-contrib >/dev/null; \
+	  else echo "pgbench is missing (apt-get install postgresql-contrib as root); the webhook benchmark will skip it"; fi; fi
+
+bench: install-dev chromium pgbench
 	$(BIN)/python -m bench
 
 lint: install-dev

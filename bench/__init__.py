@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): figures printed, never asserted. Each `bench_*.py` module has `main()`."""
