@@ -29,6 +29,22 @@ def today_total(scoped_payments: Select, now: datetime | None = None) -> DayTota
     return DayTotal(int(amount), int(count))
 
 
+def encode_cursor(cursor: tuple[datetime, int] | None) -> str | None:
+    """A list position for a URL: the last row's (created_at, id)."""
+    return f"{cursor[0].isoformat()}_{cursor[1]}" if cursor else None
+
+
+def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
+    """The list position from the URL; raises ValueError on anything that is not one of ours."""
+    if not raw:
+        return None
+    stamp, pid = raw.rsplit("_", 1)
+    when = datetime.fromisoformat(stamp)
+    if when.tzinfo is None:
+        raise ValueError("cursor without time zone")
+    return when, int(pid)
+
+
 def history_page(scoped_payments: Select, before: tuple[datetime, int] | None = None,
                  size: int = HISTORY_PAGE_SIZE) -> tuple[list[Payment], tuple[datetime, int] | None]:
     """Newest first, keyset-paginated on (created_at, id) so deep pages stay fast."""

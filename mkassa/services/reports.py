@@ -211,21 +211,6 @@ def page(scoped_payments: Select, f: ReportFilter, before: tuple[datetime, int] 
     return history_page(apply(scoped_payments, f), before, size=PAGE_SIZE)
 
 
-def encode_cursor(cursor: tuple[datetime, int] | None) -> str | None:
-    return f"{cursor[0].isoformat()}_{cursor[1]}" if cursor else None
-
-
-def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
-    """The list position from the URL; raises ValueError on anything that is not one of ours."""
-    if not raw:
-        return None
-    stamp, pid = raw.rsplit("_", 1)
-    when = datetime.fromisoformat(stamp)
-    if when.tzinfo is None:
-        raise ValueError("cursor without time zone")
-    return when, int(pid)
-
-
 @dataclass(frozen=True)
 class ExportRow:
     created_at: datetime

@@ -1,8 +1,6 @@
 """Sign-in with bank-issued credentials (M1.2), sign-out, language choice."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -12,6 +10,7 @@ from ...extensions import limiter
 from ...security import SESSION_TOKEN_KEY, make_public
 from ...services import audit, devices
 from ...services import auth as auth_service
+from ..common import safe_next
 
 bp = Blueprint("auth", __name__)
 make_public("auth.intro_done")
@@ -31,16 +30,6 @@ def _login_key() -> str:
     return "login:" + request.form.get("login", "").strip().lower()[:64]
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never an open redirect to another host."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"])
 @limiter.limit(LOGIN_LIMIT_PER_LOGIN, methods=["POST"], key_func=_login_key)
@@ -57,7 +46,7 @@ def login():
             session.clear()
             session[SESSION_TOKEN_KEY] = token
             session.permanent = True
-            target = _safe_next(request.args.get("next")) or url_for(
+            target = safe_next(request.args.get("next")) or url_for(
                 "admin.index" if user.is_admin else "home.index")
             device = devices.load(request.cookies.get(devices.DEVICE_COOKIE))
             if not user.is_admin and (device is None or device.user_id != user.id):
@@ -76,7 +65,7 @@ def login():
 @bp.post("/intro/done")
 def intro_done():
     """The intro pages (M1.1) were skipped or read: not shown again on this device."""
-    response = redirect(url_for("auth.login", next=_safe_next(request.form.get("next"))))
+    response = redirect(url_for("auth.login", next=safe_next(request.form.get("next"))))
     set_cookie(response, INTRO_COOKIE, "1", INTRO_COOKIE_SECONDS)
     return response
 
@@ -97,7 +86,7 @@ def logout():
 @bp.post("/language")
 def set_language():
     lang = request.form.get("lang", "")
-    target = _safe_next(request.form.get("next")) or url_for("home.index")
+    target = safe_next(request.form.get("next")) or url_for("home.index")
     response = redirect(target)
     if lang in LOCALES:
         response.set_cookie("lang", lang, max_age=LANGUAGE_COOKIE_SECONDS, httponly=True, samesite="Lax",

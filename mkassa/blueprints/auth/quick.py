@@ -9,14 +9,15 @@ from flask_login import current_user
 from ...security import SESSION_TOKEN_KEY, make_public
 from ...services import Invalid, audit, devices, passkeys
 from ...services import auth as auth_service
-from . import _safe_next, bp, set_cookie
+from ..common import safe_next
+from . import bp, set_cookie
 
 PENDING_DEVICE_KEY = "pending_device"
 make_public("auth.lock", "auth.lock_passkey_options", "auth.lock_passkey")
 
 
 def _next() -> str:
-    return _safe_next(request.values.get("next")) or url_for("home.index")
+    return safe_next(request.values.get("next")) or url_for("home.index")
 
 
 def sign_in(user) -> None:
@@ -104,7 +105,7 @@ def passkey_register():
 def _device_or_login():
     device = current_device()
     if device is None:
-        abort(redirect(url_for("auth.login", next=_safe_next(request.values.get("next")))))
+        abort(redirect(url_for("auth.login", next=safe_next(request.values.get("next")))))
     return device
 
 

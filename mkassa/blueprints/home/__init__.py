@@ -1,10 +1,9 @@
 """Home screen (M4): today's total and the payment history."""
 from __future__ import annotations
 
-from datetime import datetime
 from time import monotonic
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
@@ -12,26 +11,12 @@ from ... import live
 from ...extensions import db
 from ...models import Payment
 from ...security import merchant_user_required, scoped
-from ...services.queries import history_page, today_total
+from ...services.queries import encode_cursor, history_page, today_total
 from ...templating import local_dt
+from ..common import cursor_arg
 from ..pay import HEARTBEAT_SECONDS, STREAM_SECONDS, sse_message
 
 bp = Blueprint("home", __name__)
-
-
-def _cursor() -> tuple[datetime, int] | None:
-    raw = request.args.get("before")
-    if not raw:
-        return None
-    try:
-        stamp, pid = raw.rsplit("_", 1)
-        return datetime.fromisoformat(stamp), int(pid)
-    except ValueError:
-        abort(400)
-
-
-def _encode(cursor: tuple[datetime, int] | None) -> str | None:
-    return f"{cursor[0].isoformat()}_{cursor[1]}" if cursor else None
 
 
 @bp.get("/")
@@ -45,7 +30,7 @@ def index():
 def _home():
     rows, cursor = history_page(_payments())
     return render_template("home/index.html", total=today_total(scoped(Payment)), rows=rows,
-                           next_cursor=_encode(cursor))
+                           next_cursor=encode_cursor(cursor))
 
 
 def _payments():
@@ -56,10 +41,10 @@ def _payments():
 @merchant_user_required
 def history():
     """More history rows (infinite scroll); a full page without JavaScript."""
-    before = _cursor()
+    before = cursor_arg()
     rows, cursor = history_page(_payments(), before)
     template = "home/_rows.html" if request.headers.get("HX-Request") else "home/history.html"
-    return render_template(template, rows=rows, next_cursor=_encode(cursor),
+    return render_template(template, rows=rows, next_cursor=encode_cursor(cursor),
                            prev_day=local_dt(before[0], "d MMMM") if before else None)
 
 

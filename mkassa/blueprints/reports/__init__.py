@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 from ...models import ExportJob, Payment, Point, User, utcnow
 from ...security import get_scoped_or_404, merchant_user_required, scoped
 from ...services import Conflict, Invalid, export, reports
+from ...services.queries import decode_cursor, encode_cursor
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -45,7 +46,7 @@ def index():
     rows, cursor = reports.page(_payments(), f)
     return render_template(template, f=f, errors={}, args=f.args(), points=points, people=people,
                            summary=reports.summarize(scoped(Payment), f), rows=rows,
-                           next_cursor=reports.encode_cursor(cursor))
+                           next_cursor=encode_cursor(cursor))
 
 
 @bp.get("/rows")
@@ -55,12 +56,12 @@ def rows():
     points, people = _choices()
     try:
         f = reports.parse_filter(request.args, points, people)
-        before = reports.decode_cursor(request.args.get("before"))
+        before = decode_cursor(request.args.get("before"))
     except (Invalid, ValueError):
         abort(400)
     page_rows, cursor = reports.page(_payments(), f, before)
     template = "reports/_rows.html" if wants_fragment() else "reports/rows.html"
-    return render_template(template, f=f, args=f.args(), rows=page_rows, next_cursor=reports.encode_cursor(cursor))
+    return render_template(template, f=f, args=f.args(), rows=page_rows, next_cursor=encode_cursor(cursor))
 
 
 @bp.post("/export")

@@ -1,9 +1,7 @@
 """Shifts (M5.5): shift mode and the report address (owner), open/close, shift history."""
 from __future__ import annotations
 
-from datetime import datetime
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
@@ -12,6 +10,8 @@ from ...extensions import limiter
 from ...models import Shift
 from ...security import get_scoped_or_404, make_public, merchant_user_required, owner_required, scoped
 from ...services import Conflict, Invalid, shifts
+from ...services.queries import encode_cursor
+from ..common import cursor_arg, safe_next
 
 bp = Blueprint("shifts", __name__, url_prefix="/shifts")
 
@@ -30,30 +30,14 @@ def current_shift() -> Shift | None:
     return shifts.open_shift_of(current_user)
 
 
-def _cursor() -> tuple[datetime, int] | None:
-    raw = request.args.get("before")
-    if not raw:
-        return None
-    try:
-        stamp, pid = raw.rsplit("_", 1)
-        return datetime.fromisoformat(stamp), int(pid)
-    except ValueError:
-        abort(400)
-
-
-def _safe_next(target: str | None, default: str) -> str:
-    # Only a path on this site: never an open redirect.
-    return target if target and target.startswith("/") and not target.startswith("//") else default
-
-
 @bp.get("/")
 @merchant_user_required
 def index():
     stmt = scoped(Shift).options(joinedload(Shift.cashier), joinedload(Shift.point))
-    rows, cursor = shifts.history_page(stmt, _cursor())
+    rows, cursor = shifts.history_page(stmt, cursor_arg())
     return render_template("shifts/index.html", rows=rows, totals=shifts.paid_totals(s.id for s in rows),
                            current=shifts.open_shift_of(current_user), merchant=current_user.merchant,
-                           next_cursor=f"{cursor[0].isoformat()}_{cursor[1]}" if cursor else None)
+                           next_cursor=encode_cursor(cursor))
 
 
 @bp.post("/open")
@@ -65,7 +49,7 @@ def open_shift():
         flash(exc.message, "warning")
         return redirect(url_for("shifts.index"), 303)
     flash(_("Shift opened. You can take payments."), "success")
-    return redirect(_safe_next(request.form.get("next"), url_for("shifts.show", public_id=shift.public_id)), 303)
+    return redirect(safe_next(request.form.get("next"), url_for("shifts.show", public_id=shift.public_id)), 303)
 
 
 @bp.get("/<public_id>")
