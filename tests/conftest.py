@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, make_url, text
 
 from flask import has_app_context
+from flask_babel import force_locale
 from flask.testing import FlaskClient
 
 from mkassa import SQLITE_IMMEDIATE, create_app
@@ -127,7 +128,8 @@ def app(_app):
     # The test's inspection queries use deferred transactions: they never block the app's writers.
     token = SQLITE_IMMEDIATE.set(False)
     try:
-        with _app.app_context():
+        # Services called straight from a test speak English, like the test client (see above).
+        with _app.app_context(), force_locale("en"):
             yield _app
             db.session.remove()
     finally:

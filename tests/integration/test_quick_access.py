@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mkassa.config import SESSION_IDLE_SECONDS
 from mkassa.extensions import db
@@ -19,8 +19,11 @@ NEW_PASSWORD = "Tulpar-Ala-Too-7"
 
 
 @pytest.fixture
-def en(client):
+def en(client, demo):
+    """English pages, and English SMS: notices go out in the user's own language."""
     client.set_cookie("lang", "en", domain="localhost")
+    db.session.execute(update(User).values(locale="en"))
+    db.session.commit()
 
 
 def sms_to(phone: str) -> list[str]:
