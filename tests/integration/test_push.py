@@ -313,8 +313,9 @@ def test_payment_reaches_every_owner_browser_through_the_outbox(app, demo, push_
         claims = json.loads(b64url_decode(token.split(".")[1]))
         assert claims["aud"] == push_service.origin and claims["sub"] == settings.vapid_subject
         assert headers["content-encoding"] == "aes128gcm" and headers["ttl"] == str(push.PUSH_TTL_SECONDS)
-        assert b"Payment received" not in request["body"]  # encrypted on the wire
-        assert browser.read(request["body"]) == {"title": "Payment received: 123,45\u00a0сом",
+        assert "Получен".encode() not in request["body"]  # encrypted on the wire
+        # An owner who never chose a language gets the Bank's default, Russian.
+        assert browser.read(request["body"]) == {"title": "Получен платёж: 123,45\u00a0сом",
                                                  "body": demo.points[1].name, "url": "/"}
     assert {m.status for m in push_messages()} == {"sent"}
     delivered = {s.endpoint.rsplit("/", 1)[1]: s.last_success_at is not None
@@ -381,7 +382,7 @@ def test_no_push_for_another_merchant_payment(demo, other_merchant, push_service
     outbox.dispatch_due()
 
     assert [r["path"] for r in push_service.requests] == ["/push/other"]
-    assert other.read(push_service.requests[0]["body"])["title"] == "Payment received: 5,00\u00a0сом"
+    assert other.read(push_service.requests[0]["body"])["title"] == "Получен платёж: 5,00\u00a0сом"
 
 
 def test_unsubscribed_before_delivery_sends_nothing(demo, push_service):
