@@ -58,6 +58,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=settings.log_level)
 
     db.init_app(app)
+    from .services import rollup  # noqa: F401  (keeps payment_day exact on every flush)
     migrate.init_app(app, db, directory=str(_root() / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -5,6 +5,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 BISHKEK = ZoneInfo("Asia/Bishkek")
+# Asia/Bishkek is UTC+6 with no daylight saving time since 2005 (and MKASSA holds no older payments):
+# the Bishkek calendar day of a moment is its UTC date after adding this offset. SQL that buckets by
+# day uses the same rule (SQLite has no time zones), so Python and the database always agree.
+BISHKEK_UTC_OFFSET = timedelta(hours=6)
+BISHKEK_UTC_OFFSET_HOURS = 6
 
 
 def utcnow() -> datetime:
@@ -17,6 +22,13 @@ def to_local(value: datetime) -> datetime:
 
 def local_today(now: datetime | None = None) -> date:
     return to_local(now or utcnow()).date()
+
+
+def local_day(value: datetime) -> date:
+    """The Bishkek calendar day of an aware moment (the payment_day rollup's day)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: pass timezone-aware values only")
+    return (value.astimezone(timezone.utc) + BISHKEK_UTC_OFFSET).date()
 
 
 def day_bounds_utc(day: date) -> tuple[datetime, datetime]:

@@ -4,7 +4,7 @@ from .bank import BankWebhookEvent, SandboxBankPayment
 from .base import utcnow
 from .ledger import LedgerAccount, LedgerEntry, LedgerTransfer
 from .merchant import Merchant, Point
-from .payment import Payment
+from .payment import Payment, PaymentDay
 from .payout import Payout, SandboxBankPayout
 from .push import PushSubscription
 from .report import ExportJob
@@ -14,5 +14,5 @@ from .user import User, UserSession
 
 __all__ = [
     "AuditEvent", "Device", "OneTimeCode", "OtpFailure", "OtpLock", "Passkey", "WebAuthnChallenge", "BankWebhookEvent", "ExportJob", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
-    "OutboxMessage", "Payment", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxSms", "Shift", "User", "UserSession", "utcnow",
+    "OutboxMessage", "Payment", "PaymentDay", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxSms", "Shift", "User", "UserSession", "utcnow",
 ]

@@ -1,9 +1,9 @@
 """Payments: one row per sale, moved only through the transitions in services.payments."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -40,15 +40,17 @@ class Payment(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Goes into the QR (32/11) and URLs: unguessable.
     public_id: Mapped[str] = mapped_column(String(26), unique=True, default=new_public_id)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"))
-    point_id: Mapped[int | None] = mapped_column(ForeignKey("point.id"))
-    cashier_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    method: Mapped[str] = mapped_column(String(8))
+    # The columns that key the payment_day rollup keep their old value when changed (active_history),
+    # so that the rollup listener (services.rollup) can move the payment from its old row to its new one.
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), active_history=True)
+    point_id: Mapped[int | None] = mapped_column(ForeignKey("point.id"), active_history=True)
+    cashier_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), active_history=True)
+    method: Mapped[str] = mapped_column(String(8), active_history=True)
     link_type: Mapped[str] = mapped_column(String(8), default="dynamic")
-    amount: Mapped[int] = mapped_column(BigInteger)  # tyiyn
+    amount: Mapped[int] = mapped_column(BigInteger, active_history=True)  # tyiyn
     currency: Mapped[str] = mapped_column(String(3), default=CURRENCY_KGS)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending", active_history=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, active_history=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -74,3 +76,33 @@ class Payment(db.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+# payment_day.point_id / cashier_id for a payment without a point or a cashier: NULLs are distinct in
+# a unique constraint, so "none" is stored as this sentinel (never a real id) to keep one row per key.
+NO_ID = 0
+
+
+class PaymentDay(db.Model):
+    """Daily rollup of payments: count and sum per Bishkek day (of created_at), point, cashier, method, status.
+
+    Kept exact in the same transaction as every change of a payment (services.rollup), so reports over
+    long periods read a few rows per day instead of every payment. Derived data: no foreign keys on
+    point/cashier (they hold NO_ID for "none").
+    """
+
+    __tablename__ = "payment_day"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "day", "point_id", "cashier_id", "method", "status",
+                         name="uq_payment_day_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"))
+    day: Mapped[date] = mapped_column(Date)
+    point_id: Mapped[int] = mapped_column(BigInteger, default=NO_ID)
+    cashier_id: Mapped[int] = mapped_column(BigInteger, default=NO_ID)
+    method: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    amount_sum: Mapped[int] = mapped_column(BigInteger, default=0)  # tyiyn

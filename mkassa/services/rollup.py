@@ -1,0 +1,150 @@
+"""The payment_day rollup: kept exact in the same transaction as every change of a payment.
+
+One choke point for row-by-row changes: a listener on every ORM flush sees each Payment inserted,
+changed or deleted (services.payments.transition, accept, the static-QR webhook, demo data, and tests
+that add payments directly) and turns them into deltas per rollup key: +1 for a new payment, −1 on its
+old key and +1 on its new key when its status (or any other keyed column) changes. The deltas of a
+flush go to the database in ONE upsert (`count = count + excluded.count`), atomic under concurrency on
+SQLite and PostgreSQL; nothing is read and written back in Python. Rows are written in key order, so
+two flushes never lock the same rows in opposite orders.
+
+Bulk loads that bypass the ORM (services.bigdata) call `add_from_payments` once at the end: one
+INSERT … SELECT … GROUP BY over the rows they inserted.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, cast, event, func, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, attributes
+
+from ..models import Payment, PaymentDay
+from ..models.payment import NO_ID
+from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET_HOURS, local_day
+
+KEY_COLUMNS = ("merchant_id", "created_at", "point_id", "cashier_id", "method", "status")
+TABLE = PaymentDay.__table__
+CONFLICT_KEY = ("merchant_id", "day", "point_id", "cashier_id", "method", "status")
+
+Key = tuple[int, date, int, int, str, str]
+
+
+def _old_and_new(payment: Payment, name: str):
+    history = attributes.get_history(payment, name)
+    if history.added or history.deleted:
+        old = history.deleted[0] if history.deleted else None
+        new = history.added[0] if history.added else None
+        return old, new
+    value = history.unchanged[0] if history.unchanged else getattr(payment, name)
+    return value, value
+
+
+def _key(merchant_id, created_at, point_id, cashier_id, method, status) -> Key:
+    return (merchant_id, local_day(created_at), NO_ID if point_id is None else point_id,
+            NO_ID if cashier_id is None else cashier_id, method, status)
+
+
+def _collect(session: Session) -> dict[Key, list[int]]:
+    deltas: dict[Key, list[int]] = {}
+
+    def add(key: Key, count: int, amount: int) -> None:
+        slot = deltas.setdefault(key, [0, 0])
+        slot[0] += count
+        slot[1] += amount
+
+    for obj in session.new:
+        if isinstance(obj, Payment):
+            add(_key(*(getattr(obj, c) for c in KEY_COLUMNS)), 1, obj.amount)
+    for obj in session.dirty:
+        if not isinstance(obj, Payment) or not session.is_modified(obj, include_collections=False):
+            continue
+        pairs = [_old_and_new(obj, c) for c in (*KEY_COLUMNS, "amount")]
+        old, new = [p[0] for p in pairs], [p[1] for p in pairs]
+        if old != new:
+            add(_key(*old[:-1]), -1, -old[-1])
+            add(_key(*new[:-1]), 1, new[-1])
+    for obj in session.deleted:
+        if isinstance(obj, Payment):
+            old = [_old_and_new(obj, c)[0] for c in (*KEY_COLUMNS, "amount")]
+            add(_key(*old[:-1]), -1, -old[-1])
+    return {k: v for k, v in deltas.items() if v != [0, 0]}
+
+
+def _insert(dialect_name: str):
+    if dialect_name == "postgresql":
+        return postgresql.insert(TABLE)
+    if dialect_name == "sqlite":
+        return sqlite.insert(TABLE)
+    raise NotImplementedError(f"payment_day upsert on {dialect_name}")
+
+
+def _upsert(stmt):
+    return stmt.on_conflict_do_update(
+        index_elements=[TABLE.c[name] for name in CONFLICT_KEY],
+        set_={"count": TABLE.c.count + stmt.excluded.count,
+              "amount_sum": TABLE.c.amount_sum + stmt.excluded.amount_sum})
+
+
+def apply(connection, deltas: dict[Key, list[int]]) -> None:
+    """Add the deltas to payment_day in one atomic upsert, rows in key order."""
+    if not deltas:
+        return
+    rows = [dict(zip(CONFLICT_KEY, key), count=count, amount_sum=amount)
+            for key, (count, amount) in sorted(deltas.items())]
+    connection.execute(_upsert(_insert(connection.dialect.name).values(rows)))
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush_context) -> None:
+    # Pre-flush state and attribute history are still available here; the upsert runs on the flush's
+    # connection, inside the same transaction (and savepoint) as the payment rows it accounts for.
+    deltas = _collect(session)
+    if deltas:
+        apply(session.connection(), deltas)
+
+
+def day_expression(created_at, dialect_name: str):
+    """The Bishkek day of a created_at column, in SQL: the rule of timeutil.local_day.
+
+    Constants are literals, not parameters: PostgreSQL matches GROUP BY expressions to the SELECT list
+    textually, and two bound parameters never match.
+    """
+    if dialect_name == "postgresql":
+        # (created_at AT TIME ZONE 'Asia/Bishkek')::date
+        return cast(func.timezone(literal_column(f"'{BISHKEK}'"), created_at), Date)
+    return func.date(created_at, literal_column(f"'+{BISHKEK_UTC_OFFSET_HOURS} hours'"))
+
+
+def _or_none(column):
+    return func.coalesce(column, literal_column(str(NO_ID)))
+
+
+def add_from_payments(session: Session, *where) -> None:
+    """Add the payments matching `where` to the rollup with one INSERT … SELECT … GROUP BY (bulk loads)."""
+    connection = session.connection()
+    p = Payment.__table__.c
+    key = (p.merchant_id, day_expression(p.created_at, connection.dialect.name), _or_none(p.point_id),
+           _or_none(p.cashier_id), p.method, p.status)
+    grouped = select(*key, func.count(), func.sum(p.amount)).where(*where).group_by(*key)
+    stmt = _insert(connection.dialect.name).from_select([*CONFLICT_KEY, "count", "amount_sum"], grouped)
+    connection.execute(_upsert(stmt))
+
+
+def differences(session: Session) -> list[tuple]:
+    """Differences between payment_day and a GROUP BY over payments (empty when exact); for checks."""
+    p = Payment.__table__.c
+    key = (p.merchant_id, day_expression(p.created_at, session.get_bind().dialect.name), _or_none(p.point_id),
+           _or_none(p.cashier_id), p.method, p.status)
+    truth = {tuple(r[:6]): (int(r[6]), int(r[7])) for r in session.execute(
+        select(*key, func.count(), func.sum(p.amount)).group_by(*key))}
+    kept = {tuple(r[:6]): (int(r[6]), int(r[7])) for r in session.execute(
+        select(*(TABLE.c[n] for n in CONFLICT_KEY), TABLE.c.count, TABLE.c.amount_sum))
+        if (r[6], r[7]) != (0, 0)}
+    # SQLite returns the GROUP BY day as text: compare as dates.
+    truth = {(k[0], _as_date(k[1]), *k[2:]): v for k, v in truth.items()}
+    return sorted(set(truth.items()) ^ set(kept.items()), key=repr)
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
