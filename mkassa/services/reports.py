@@ -1,8 +1,9 @@
 """Reports (M8): filters, totals, chart series and the payment list, within the caller's scope.
 
-Every figure comes from one grouped query over the same WHERE clause as the list, so the totals,
-the chart and the rows can never disagree. Periods are Bishkek calendar days on `created_at` (when
-the sale was made), the moment every payment has, whatever its status.
+Every figure comes from one grouped query with the same filters as the list. Periods are Bishkek
+calendar days on `created_at` (when the sale was made), the moment every payment has, whatever its
+status. A report of several days (charted by day) reads the payment_day rollup, a few rows per day
+kept exact with every payment (services.rollup); a one-day report (charted by hour) reads payments.
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, func, or_
 
 from ..extensions import db
-from ..models import Payment, Point, User
+from ..models import Payment, PaymentDay, Point, User
 from ..models.payment import METHODS, STATUSES
-from ..timeutil import BISHKEK, local_today, range_bounds_utc
+from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET, local_today, range_bounds_utc
 from . import Invalid
 from .queries import history_page
 
@@ -181,19 +182,43 @@ def _bucket(granularity: str):
         local = func.timezone(str(BISHKEK), Payment.created_at)
         return func.to_char(local, "HH24" if granularity == "hour" else "YYYY-MM-DD")
     # SQLite keeps naive UTC text; Asia/Bishkek has had a fixed offset (UTC+6, no DST) since 2005.
-    offset = int(datetime(2020, 1, 1, tzinfo=BISHKEK).utcoffset().total_seconds() // 60)
+    offset = int(BISHKEK_UTC_OFFSET.total_seconds() // 60)
     return func.strftime("%H" if granularity == "hour" else "%Y-%m-%d", Payment.created_at,
                          f"{offset:+d} minutes")
 
 
-def summarize(scoped_payments: Select, f: ReportFilter) -> Summary:
-    bucket = _bucket(f.granularity).label("bucket")
-    stmt = (apply(scoped_payments, f)
+def apply_days(stmt: Select, f: ReportFilter) -> Select:
+    """Narrow a scoped SELECT of payment_day rows to the report's filters (whole days: always)."""
+    stmt = stmt.where(PaymentDay.day >= f.first, PaymentDay.day <= f.last)
+    if f.status:
+        stmt = stmt.where(PaymentDay.status == f.status)
+    if f.point:
+        stmt = stmt.where(PaymentDay.point_id == f.point.id)
+    if f.cashier:
+        stmt = stmt.where(PaymentDay.cashier_id == f.cashier.id)
+    if f.method:
+        stmt = stmt.where(PaymentDay.method == f.method)
+    return stmt
+
+
+def summarize(scoped_payments: Select, f: ReportFilter, scoped_days: Select | None = None) -> Summary:
+    """Totals, bars and the split by method. `scoped_days`: the same scope over PaymentDay, read for
+    reports charted by day (without it, everything is read from payments)."""
+    if f.granularity == "day" and scoped_days is not None:
+        stmt = (apply_days(scoped_days, f)
+                .with_only_columns(PaymentDay.day, PaymentDay.method, func.sum(PaymentDay.amount_sum),
+                                   func.sum(PaymentDay.count))
+                .group_by(PaymentDay.day, PaymentDay.method))
+        grouped = [(day.isoformat(), method, amount, count) for day, method, amount, count in db.session.execute(stmt)]
+    else:
+        bucket = _bucket(f.granularity).label("bucket")
+        grouped = db.session.execute(
+            apply(scoped_payments, f)
             .with_only_columns(bucket, Payment.method, func.sum(Payment.amount), func.count())
-            .group_by(bucket, Payment.method))
+            .group_by(bucket, Payment.method)).all()
     per_bucket: dict[str, list[int]] = {}
     by_method = {m: (0, 0) for m in METHODS}
-    for key, method, amount, count in db.session.execute(stmt):
+    for key, method, amount, count in grouped:
         amount, count = int(amount), int(count)
         slot = per_bucket.setdefault(key, [0, 0])
         slot[0] += amount

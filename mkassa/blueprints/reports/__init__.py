@@ -8,7 +8,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
-from ...models import ExportJob, Payment, Point, User, utcnow
+from ...models import ExportJob, Payment, PaymentDay, Point, User, utcnow
 from ...security import get_scoped_or_404, merchant_user_required, scoped
 from ...services import Conflict, Invalid, export, reports
 from ...services.queries import decode_cursor, encode_cursor
@@ -45,7 +45,7 @@ def index():
                                people=people), 422
     rows, cursor = reports.page(_payments(), f)
     return render_template(template, f=f, errors={}, args=f.args(), points=points, people=people,
-                           summary=reports.summarize(scoped(Payment), f), rows=rows,
+                           summary=reports.summarize(scoped(Payment), f, scoped(PaymentDay)), rows=rows,
                            next_cursor=encode_cursor(cursor))
 
 
