@@ -4,6 +4,7 @@ the schema from the Alembic migrations, a clean slate after every test, and help
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import re
 import threading
 import uuid
@@ -44,13 +45,18 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
     if request.config.getoption("--db") == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
         return
-    base = make_url(_pg_base())
-    name = f"mkassa_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with _postgres_database(make_url(_pg_base()), f"mkassa_test_{os.getpid()}_{uuid.uuid4().hex[:8]}") as url:
+        yield url
+
+
+@contextmanager
+def _postgres_database(server, name: str) -> Iterator[str]:
+    """A PostgreSQL database of the run's own on `server`, dropped afterwards."""
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield base.set(database=name).render_as_string(hide_password=False)
+        yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -144,16 +150,8 @@ def scratch_database_url(database_url, tmp_path) -> Iterator[str]:
     if url.get_backend_name() == "sqlite":
         yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
         return
-    name = f"mkassa_scratch_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with _postgres_database(url, f"mkassa_scratch_{uuid.uuid4().hex[:10]}") as scratch:
+        yield scratch
 
 
 @pytest.fixture

@@ -139,15 +139,19 @@ def _choice(raw, options: dict, name: str, errors: dict, message):
 def apply(stmt: Select, f: ReportFilter) -> Select:
     """Narrow a scoped SELECT of payments to the report's filters."""
     start, end = range_bounds_utc(f.first, f.last)
-    stmt = stmt.where(Payment.created_at >= start, Payment.created_at < end)
+    return _narrow(stmt.where(Payment.created_at >= start, Payment.created_at < end), Payment, f)
+
+
+def _narrow(stmt: Select, model, f: ReportFilter) -> Select:
+    """The filters payments and their daily rollup share: status, point, cashier, method."""
     if f.status:
-        stmt = stmt.where(Payment.status == f.status)
+        stmt = stmt.where(model.status == f.status)
     if f.point:
-        stmt = stmt.where(Payment.point_id == f.point.id)
+        stmt = stmt.where(model.point_id == f.point.id)
     if f.cashier:
-        stmt = stmt.where(Payment.cashier_id == f.cashier.id)
+        stmt = stmt.where(model.cashier_id == f.cashier.id)
     if f.method:
-        stmt = stmt.where(Payment.method == f.method)
+        stmt = stmt.where(model.method == f.method)
     return stmt
 
 
@@ -189,16 +193,7 @@ def _bucket(granularity: str):
 
 def apply_days(stmt: Select, f: ReportFilter) -> Select:
     """Narrow a scoped SELECT of payment_day rows to the report's filters (whole days: always)."""
-    stmt = stmt.where(PaymentDay.day >= f.first, PaymentDay.day <= f.last)
-    if f.status:
-        stmt = stmt.where(PaymentDay.status == f.status)
-    if f.point:
-        stmt = stmt.where(PaymentDay.point_id == f.point.id)
-    if f.cashier:
-        stmt = stmt.where(PaymentDay.cashier_id == f.cashier.id)
-    if f.method:
-        stmt = stmt.where(PaymentDay.method == f.method)
-    return stmt
+    return _narrow(stmt.where(PaymentDay.day >= f.first, PaymentDay.day <= f.last), PaymentDay, f)
 
 
 def summarize(scoped_payments: Select, f: ReportFilter, scoped_days: Select | None = None) -> Summary:
