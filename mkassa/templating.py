@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
+
+from babel.numbers import get_decimal_symbol, get_group_symbol
 
 from flask import Flask, current_app, request, url_for
 from flask_babel import format_datetime, get_locale
@@ -9,7 +12,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .config import LOCALES
-from .money import format_amount
+from .config import DEFAULT_LOCALE
+from .money import Symbols, format_amount, parse_amount
 from .timeutil import to_local
 
 LANGUAGE_NAMES = {"ru": "Русский", "ky": "Кыргызча", "en": "English"}
@@ -21,8 +25,32 @@ CASHIER_NAV = [("home.index", _l("Home"), "home"), ("pay.new", _l("Accept paymen
                ("reports.index", _l("My reports"), "chart"), ("profile.index", _l("Profile"), "user")]
 
 
+# The currency word per language (Babel's KGS symbols are "KGS" in ru and en: not what people write).
+CURRENCY_WORDS = {"ru": "сом", "ky": "сом", "en": "som"}
+
+
+@lru_cache(maxsize=16)
+def _symbols(language: str) -> Symbols:
+    return Symbols(get_group_symbol(language), get_decimal_symbol(language), CURRENCY_WORDS[language])
+
+
+def money_symbols(locale: object = None) -> Symbols:
+    """How `locale` (default: the request's) writes amounts, from Babel's CLDR data.
+
+    A territory is ignored (`ru_KG` writes like `ru`); a language the app does not offer falls back
+    to the default, because a page must render rather than fail over a number.
+    """
+    language = str(locale or get_locale() or DEFAULT_LOCALE).replace("-", "_").partition("_")[0].lower()
+    return _symbols(language if language in CURRENCY_WORDS else DEFAULT_LOCALE)
+
+
 def money(tyiyn: int | None, currency: bool = True) -> str:
-    return format_amount(tyiyn or 0, str(get_locale() or "ru"), currency=currency)
+    return format_amount(tyiyn or 0, money_symbols(), currency=currency)
+
+
+def read_amount(text: str, maximum: int | None = None) -> int:
+    """`money.parse_amount` in the request's locale: what `money` shows can be typed back."""
+    return parse_amount(text, maximum=maximum, symbols=money_symbols())
 
 
 def local_dt(value: datetime | None, fmt: str = "short") -> str:
@@ -50,4 +78,5 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
     app.add_template_global(LOCALES, "LOCALES")
     app.add_template_global(lambda: str(get_locale() or "ru"), "current_locale")
+    app.add_template_global(money_symbols)
     app.add_template_global(lambda endpoint: endpoint in current_app.view_functions, "has_endpoint")
