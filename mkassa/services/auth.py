@@ -105,8 +105,12 @@ def start_session(user: User, user_agent: str | None = None) -> str:
     return token
 
 
-def load_session(token: str | None, now: datetime | None = None) -> UserSession | None:
-    """The live session for a token, or None when unknown, revoked, idle too long or too old."""
+def load_session(token: str | None, now: datetime | None = None, *, touch: bool = True) -> UserSession | None:
+    """The live session for a token, or None when unknown, revoked, idle too long or too old.
+
+    `touch`: the request is the user's activity and keeps the session from idling out; requests the
+    browser makes by itself (live streams) pass False.
+    """
     if not token:
         return None
     now = now or utcnow()
@@ -117,7 +121,7 @@ def load_session(token: str | None, now: datetime | None = None) -> UserSession 
             now - sess.created_at > timedelta(seconds=SESSION_ABSOLUTE_SECONDS):
         sess.revoked_at = now
         return None
-    if now - sess.last_seen_at > timedelta(seconds=SESSION_TOUCH_SECONDS):
+    if touch and now - sess.last_seen_at > timedelta(seconds=SESSION_TOUCH_SECONDS):
         sess.last_seen_at = now
     return sess
 
