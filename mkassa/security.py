@@ -44,6 +44,22 @@ def not_a_page(view: F) -> F:
     return view
 
 
+def reports_open(view: F) -> F:
+    """Mark the view a page calls to say it is still on screen (static/js/quick-lock.js): it restarts
+    the quick-lock clock, not the idle one, and is no page to land on."""
+    view.reports_open = True  # type: ignore[attr-defined]
+    return not_a_page(view)
+
+
+def _quick_lock(user):
+    """The quick-lock time when this browser is `user`'s quick-access device (a PIN can reopen the
+    app); None otherwise: without a PIN to ask for, only the idle limit applies."""
+    device = devices.load(request.cookies.get(devices.DEVICE_COOKIE))
+    # Kept for base.html: the page then reports it is on screen (static/js/quick-lock.js).
+    g.quick_lock = devices.quick_lock_after(device) if device is not None and device.user_id == user.id else None
+    return g.quick_lock
+
+
 def passive(view: F) -> F:
     """Mark a view the browser calls by itself (streams): it is not the user's activity, so it never
     keeps a session from idling out. Passive views are not pages either."""
@@ -73,18 +89,18 @@ def is_page_path(path: str | None) -> bool:
 def return_path() -> str | None:
     """Where to come back to after signing in again: only a page the user was looking at.
 
-    A full-page GET navigation returns to itself. A background request (htmx, a live stream) returns
-    to the page it was made from (HX-Current-URL), never to itself.
+    A full-page GET navigation returns to itself. A background request (htmx, a live stream, the
+    quick-lock report) returns to the page it was made from (HX-Current-URL), never to itself.
     """
-    if request.method != "GET":
-        return None
     if request.headers.get("HX-Request"):
         current = urlsplit(request.headers.get("HX-Current-URL", ""))
         if current.netloc and current.netloc != request.host:
             return None
         path = current.path + (f"?{current.query}" if current.query else "")
-    else:
+    elif request.method == "GET":
         path = request.full_path.rstrip("?")
+    else:
+        return None
     return path if is_page_path(path) else None
 
 
@@ -108,8 +124,9 @@ def is_public(endpoint: str | None) -> bool:
 @login_manager.request_loader
 def _load_user_from_session(_request):
     # A stream reconnecting by itself is no sign of a person at the screen: it never extends the session.
-    sess = auth_service.load_session(session.get(SESSION_TOKEN_KEY),
-                                     touch=not _view_flag(request.endpoint, "passive"))
+    seen = (auth_service.NONE if _view_flag(request.endpoint, "passive")
+            else auth_service.OPEN if _view_flag(request.endpoint, "reports_open") else auth_service.ACTIVITY)
+    sess = auth_service.load_session(session.get(SESSION_TOKEN_KEY), seen=seen, quick_lock=_quick_lock)
     if sess is None:
         return None
     g.user_session = sess
@@ -118,8 +135,9 @@ def _load_user_from_session(_request):
 
 def session_ended() -> bool:
     """For a live stream, long after its request was let in: has the session ended since (idle limit,
-    sign-out, lock)? Reads without extending it."""
-    return auth_service.load_session(session.get(SESSION_TOKEN_KEY), touch=False) is None
+    quick lock, sign-out)? Reads without extending it."""
+    return auth_service.load_session(session.get(SESSION_TOKEN_KEY), seen=auth_service.NONE,
+                                     quick_lock=_quick_lock) is None
 
 
 def require_login():

@@ -8,6 +8,7 @@ from babel.numbers import get_decimal_symbol, get_group_symbol
 
 from flask import Flask, current_app, request, url_for
 from flask_babel import format_datetime, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -15,6 +16,7 @@ from .config import LOCALES
 from .config import DEFAULT_LOCALE
 from .money import Symbols, format_amount, parse_amount
 from .timeutil import to_local
+from .useragent import describe
 
 LANGUAGE_NAMES = {"ru": "Русский", "ky": "Кыргызча", "en": "English"}
 
@@ -24,6 +26,10 @@ OWNER_NAV = [("home.index", _l("Home"), "home"), ("pay.new", _l("Accept payment"
 CASHIER_NAV = [("home.index", _l("Home"), "home"), ("pay.new", _l("Accept payment"), "qr"),
                ("reports.index", _l("My reports"), "chart"), ("profile.index", _l("Profile"), "user")]
 
+
+# How often a page on a quick-access device tells the server it is still on screen. The shortest
+# quick-lock time (a minute) must be well above it plus services.auth.ALIVE_TOUCH_SECONDS.
+QUICK_LOCK_REPORT_SECONDS = 20
 
 # The currency word per language (Babel's KGS symbols are "KGS" in ru and en: not what people write).
 CURRENCY_WORDS = {"ru": "сом", "ky": "сом", "en": "som"}
@@ -53,6 +59,14 @@ def read_amount(text: str, maximum: int | None = None) -> int:
     return parse_amount(text, maximum=maximum, symbols=money_symbols())
 
 
+def device_name(user_agent: str | None) -> str:
+    """"Chrome on Android", "Safari on iPhone": how people tell their devices apart."""
+    browser, system = describe(user_agent)
+    if browser and system:
+        return _("%(browser)s on %(system)s", browser=browser, system=system)
+    return browser or system or _("Unknown browser")
+
+
 def local_dt(value: datetime | None, fmt: str = "short") -> str:
     return format_datetime(to_local(value), fmt) if value else ""
 
@@ -73,10 +87,12 @@ def nav_items():
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(money, "money")
     app.add_template_filter(local_dt, "local_dt")
+    app.add_template_filter(device_name, "device_name")
     app.add_template_filter(local_time, "local_time")
     app.add_template_global(nav_items)
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
     app.add_template_global(LOCALES, "LOCALES")
     app.add_template_global(lambda: str(get_locale() or "ru"), "current_locale")
     app.add_template_global(money_symbols)
+    app.add_template_global(QUICK_LOCK_REPORT_SECONDS, "QUICK_LOCK_REPORT_SECONDS")
     app.add_template_global(lambda endpoint: endpoint in current_app.view_functions, "has_endpoint")

@@ -150,7 +150,7 @@ def test_owner_sees_and_revokes_own_devices_only(client, auth, demo, en):
     auth.login("cashier")
     create_pin(client, auth, "5931")
     cashier_device = db.session.scalar(select(Device).where(Device.user_id == demo.cashier.id))
-    auth.logout()
+    post(client, auth, "/logout", {"quick_access": "keep"}, page="/")  # a cashier's default is to forget
     client.delete_cookie(devices.DEVICE_COOKIE)
     auth.login("demo")
     create_pin(client, auth)
