@@ -7,7 +7,7 @@ from functools import lru_cache
 from babel.numbers import get_decimal_symbol, get_group_symbol
 
 from flask import Flask, current_app, request, url_for
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, format_time, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -72,7 +72,8 @@ def local_dt(value: datetime | None, fmt: str = "short") -> str:
 
 
 def local_time(value: datetime | None) -> str:
-    return to_local(value).strftime("%H:%M") if value else ""
+    """The Bishkek time of day as the locale writes it (Babel's short format: "14:05", "2:05 PM")."""
+    return format_time(to_local(value), "short") if value else ""
 
 
 def nav_items():

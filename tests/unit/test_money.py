@@ -256,3 +256,18 @@ def test_any_text_gives_an_amount_or_a_money_error(text: str, locale: str) -> No
         assert str(error)
     else:
         assert 0 < tyiyn <= MAX_AMOUNT
+
+
+@pytest.mark.parametrize(("locale", "shown"), [("ru", "14:05"), ("ky", "14:05"), ("en", "2:05\u202fPM")])
+def test_times_follow_the_locale(locale: str, shown: str) -> None:
+    """#11: times were "%H:%M" in every language; Babel writes each locale's own way."""
+    from datetime import datetime, timezone
+
+    from flask import Flask
+    from flask_babel import Babel, force_locale
+
+    from mkassa.templating import local_time
+    app = Flask(__name__)
+    Babel(app, default_timezone="Asia/Bishkek")
+    with app.app_context(), force_locale(locale):
+        assert local_time(datetime(2026, 11, 27, 8, 5, tzinfo=timezone.utc)) == shown
