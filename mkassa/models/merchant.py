@@ -28,7 +28,8 @@ QUICK_LOCK_MAX_MINUTES = 15
 class Merchant(db.Model):
     __tablename__ = "merchant"
     __table_args__ = (CheckConstraint(f"length(mcc) = {MCC_LENGTH}", name="mcc_length"),
-                      CheckConstraint(f"quick_lock_minutes BETWEEN {QUICK_LOCK_MIN_MINUTES} AND {QUICK_LOCK_MAX_MINUTES}",
+                      CheckConstraint(f"quick_lock_minutes BETWEEN {QUICK_LOCK_MIN_MINUTES} "
+                                      f"AND {QUICK_LOCK_MAX_MINUTES}",
                                       name="quick_lock_minutes_range"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

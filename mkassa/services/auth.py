@@ -117,11 +117,12 @@ def load_session(token: str | None, now: datetime | None = None, *, seen: str = 
                  quick_lock: Callable[[User], timedelta | None] | None = None) -> UserSession | None:
     """The live session for a token, or None when unknown, revoked, idle too long, too old, or locked.
 
-    `seen`: what the request says about the person (ACTIVITY, OPEN or NONE, above). `quick_lock(user)`:
-    on this user's quick-access device, the longest the app may have been out of sight (in the
-    background, the phone asleep, or no page open) before the PIN is asked again. The gap is measured on the
-    server from alive_at, which only requests and the page's own reports move: a page that cannot
-    report (JavaScript off) locks after the same gap, so nothing on the phone can skip the check.
+    `seen`: what the request says about the person (ACTIVITY, OPEN or NONE, above).
+    `quick_lock(user)`: on this user's quick-access device, the longest the app may have been out of
+    sight (in the background, the phone asleep, or no page open) before the PIN is asked again. The
+    gap is measured on the server from alive_at, which only requests and the page's own reports move:
+    a page that cannot report (JavaScript off) locks after the same gap, so nothing on the phone can
+    skip the check.
     """
     if not token:
         return None

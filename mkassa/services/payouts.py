@@ -101,7 +101,8 @@ def resend_code(user: User, payout: Payout, now: datetime | None = None) -> None
 def _send_code(user: User, payout: Payout, now: datetime | None) -> None:
     # The SMS is written in the owner's language, whatever language this screen is in.
     otp.issue(user, OTP_PURPOSE, object_key(payout), now=now,
-              amount=format_amount(payout.amount, money_symbols(user.locale or DEFAULT_LOCALE)), phone=payout.mbank_phone)
+              amount=format_amount(payout.amount, money_symbols(user.locale or DEFAULT_LOCALE)),
+              phone=payout.mbank_phone)
 
 
 def _require_available(merchant_id: int, amount: int) -> None:

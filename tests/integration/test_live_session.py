@@ -62,7 +62,8 @@ def test_another_sites_page_is_never_a_next(client, known_device):
     assert next_of(response.headers["HX-Redirect"]) is None
 
 
-@pytest.mark.parametrize("target, page", [("/events", False), ("/pay/01ABC/events", False), ("/sandbox/sms.json", False),
+@pytest.mark.parametrize("target, page", [("/events", False), ("/pay/01ABC/events", False),
+                                          ("/sandbox/sms.json", False),
                                           ("/", True), ("/profile/", True), ("/reports/?period=week", True),
                                           ("/reports", True), ("//evil.example/", False), ("/no-such-page", False)])
 def test_page_paths(app, target, page):

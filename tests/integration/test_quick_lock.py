@@ -130,7 +130,8 @@ def test_sign_out_asks_about_quick_access_and_an_owner_keeps_it_by_default(clien
 
 def test_forgetting_the_phone_on_sign_out_switches_off_its_pin_and_passkeys(client, auth, phone):
     device = db.session.scalar(select(Device).where(Device.revoked_at.is_(None)))
-    db.session.add(Passkey(user_id=device.user_id, credential_id="cred-this-phone", public_key=b"k", device_id=device.id))
+    db.session.add(Passkey(user_id=device.user_id, credential_id="cred-this-phone", public_key=b"k",
+                           device_id=device.id))
     db.session.add(Passkey(user_id=device.user_id, credential_id="cred-laptop", public_key=b"k"))
     db.session.commit()
     response = post(client, auth, "/logout", {"quick_access": "forget"}, page="/logout")
