@@ -2,16 +2,18 @@
 
 No floats anywhere: 0.1 + 0.2 is not 0.3, and a bank cannot lose a tyiyn to binary fractions.
 
-Input is read the same way whatever the interface language: one decimal separator, a comma or a point,
-and thousands grouped by spaces. So the same keystrokes mean the same amount for every user. An
-English-style `1,234.50` is refused rather than guessed: `1,234` would be 1 234 som to one reader and
-1,234 som (three decimals) to another, and a payment form must ask, not guess. The consequence: the
-English display format (`1,234.50 som`) is for reading, not for typing back. Forms prefill their inputs
-with `to_decimal_str()`, which every locale parses.
+Pure: the locale's number symbols (`Symbols`: thousands separator, decimal separator, currency word)
+are passed in; `templating.money_symbols()` takes them from Babel for the request's locale. What is
+shown in a locale can be typed back in that locale: `1 234,50 сом` in ru and ky, `1,234.50 som` in en.
+Input is forgiving where it cannot be misread: any kind of space groups thousands in every locale, and
+the other decimal mark is accepted when it cannot be a thousands separator (`1234.5` in ru, `12,5` in
+en). Where it could be either (`1,234` in ru), the parser refuses rather than guesses: a payment form
+must ask. Forms prefill their inputs with `to_decimal_str()`, which every locale parses.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from . import elqr
 
@@ -23,7 +25,6 @@ MAX_AMOUNT = 10**MAX_AMOUNT_DIGITS - 1
 # an amount, and refusing it early bounds the work done on hostile input.
 MAX_INPUT_LENGTH = 32
 
-DEFAULT_LOCALE = "ru"
 NBSP = "\u00a0"
 # Spaces people (and copy-paste from other apps, e.g. Babel's ru output) put between thousands.
 GROUPING_SPACES = (" ", NBSP, "\u202f", "\u2009")
@@ -35,15 +36,32 @@ def N_(message: str) -> str:
     return message
 
 
-MSG_REQUIRED = N_("Enter an amount, for example 123,45")
-MSG_NOT_A_NUMBER = N_("Enter the amount in digits, for example 1 234,50")
+# Examples are amounts in tyiyn (params), so each reader sees them written the way his locale writes.
+MSG_REQUIRED = N_("Enter an amount, for example %(example)s")
+MSG_NOT_A_NUMBER = N_("Enter the amount in digits, for example %(example)s")
 MSG_TOO_LONG = N_("The amount is too long")
-MSG_AMBIGUOUS = N_("Use one comma or point, for the decimals only; separate thousands with spaces")
-MSG_GROUPING = N_("Group thousands by three digits, for example 1 234 567,89")
-MSG_TOO_MANY_DECIMALS = N_("Use at most two digits after the comma")
+MSG_AMBIGUOUS = N_("Use one decimal separator, for the tyiyn only, for example %(example)s")
+MSG_GROUPING = N_("Group thousands by three digits, for example %(example)s")
+MSG_TOO_MANY_DECIMALS = N_("Use at most two digits for the tyiyn, for example %(example)s")
 MSG_NOT_POSITIVE = N_("The amount must be greater than zero")
 MSG_TOO_LARGE = N_("The amount is too large")
 MSG_OVER_MAXIMUM = N_("The amount must not exceed %(maximum)s")
+EXAMPLE_SMALL = 12345  # 123,45
+EXAMPLE = 123450  # 1 234,50
+EXAMPLE_LARGE = 123456789  # 1 234 567,89
+
+
+@dataclass(frozen=True)
+class Symbols:
+    """How a locale writes amounts: thousands separator, decimal separator, currency word."""
+
+    group: str
+    decimal: str
+    unit: str
+
+
+# The app's default language; Kyrgyz writes amounts the same way.
+RU = Symbols(NBSP, ",", "сом")
 
 
 class MoneyError(ValueError):
@@ -61,36 +79,40 @@ class MoneyError(ValueError):
 _SPACES = str.maketrans({space: " " for space in GROUPING_SPACES})
 _UNIT = re.compile(r"\s*(?:сом|som|kgs)\Z", re.IGNORECASE)
 _ALLOWED = frozenset("0123456789 .,")
+_DECIMAL_MARKS = (",", ".")
 # Whole som: plain digits, or groups of three after a 1-3 digit head, one space apart.
 _WHOLE = re.compile(r"[0-9]+|[0-9]{1,3}(?: [0-9]{3})+")
 _DIGITS = re.compile(r"[0-9]+")
+_GROUP_OF_THREE = re.compile(r"[0-9]{3}(?:\D|\Z)")
 
 
-def parse_amount(text: str, *, maximum: int | None = None) -> int:
-    """Read a positive amount typed by a person; return tyiyn. Raises only MoneyError.
+def parse_amount(text: str, *, maximum: int | None = None, symbols: Symbols = RU) -> int:
+    """Read a positive amount typed by a person in the locale of `symbols`; return tyiyn.
 
-    Accepts `1234`, `1234.5`, `1234,5`, `1 234,50` (space, NBSP, narrow NBSP or thin space between
-    thousands) and a trailing `сом`/`som`/`KGS`. `maximum` is an optional upper bound in tyiyn.
+    Raises only MoneyError. Accepts what `format_amount` shows in that locale, with or without the
+    currency word (`сом`/`som`/`KGS`), thousands grouped by any space (space, NBSP, narrow NBSP, thin
+    space) or by the locale's separator, and the other decimal mark where it cannot be a thousands
+    separator. `maximum` is an optional upper bound in tyiyn.
     """
     if len(text) > MAX_INPUT_LENGTH:
         raise MoneyError(MSG_TOO_LONG)
     cleaned = _UNIT.sub("", text.strip()).strip().translate(_SPACES)
     if not cleaned:
-        raise MoneyError(MSG_REQUIRED)
+        raise MoneyError(MSG_REQUIRED, example=EXAMPLE_SMALL)
     negative = cleaned.startswith(MINUS_SIGNS)
     if negative:
         cleaned = cleaned[1:].lstrip()
     if not cleaned or not _ALLOWED.issuperset(cleaned):
-        raise MoneyError(MSG_NOT_A_NUMBER)
-    if cleaned.count(".") + cleaned.count(",") > 1:
-        raise MoneyError(MSG_AMBIGUOUS)
-    whole, separator, fraction = cleaned.replace(",", ".").partition(".")
-    if not whole or (separator and not _DIGITS.fullmatch(fraction)):
-        raise MoneyError(MSG_GROUPING if " " in fraction else MSG_NOT_A_NUMBER)
+        raise MoneyError(MSG_NOT_A_NUMBER, example=EXAMPLE)
+    whole, fraction = _split(cleaned, symbols)
+    if not whole or (fraction is not None and not _DIGITS.fullmatch(fraction)):
+        raise MoneyError(MSG_GROUPING if fraction and " " in fraction else MSG_NOT_A_NUMBER,
+                         example=EXAMPLE_LARGE if fraction and " " in fraction else EXAMPLE)
     if not _WHOLE.fullmatch(whole):
-        raise MoneyError(MSG_GROUPING)
+        raise MoneyError(MSG_GROUPING, example=EXAMPLE_LARGE)
+    fraction = fraction or ""
     if len(fraction) > 2:
-        raise MoneyError(MSG_TOO_MANY_DECIMALS)
+        raise MoneyError(MSG_TOO_MANY_DECIMALS, example=EXAMPLE)
     tyiyn = int(whole.replace(" ", "")) * TYIYN_PER_SOM + int(fraction.ljust(2, "0"))
     if negative or tyiyn == 0:
         raise MoneyError(MSG_NOT_POSITIVE)
@@ -101,35 +123,49 @@ def parse_amount(text: str, *, maximum: int | None = None) -> int:
     return tyiyn
 
 
-# Per language: thousands separator, decimal separator, currency word. Kyrgyz writes like Russian.
-_STYLES: dict[str, tuple[str, str, str]] = {
-    "ru": (NBSP, ",", "сом"),
-    "ky": (NBSP, ",", "сом"),
-    "en": (",", ".", "som"),
-}
+def _split(cleaned: str, symbols: Symbols) -> tuple[str, str | None]:
+    """Whole som (thousands spaced by " ") and the tyiyn digits (None without a decimal mark).
+
+    `cleaned` holds only digits, " ", "," and ".". A mark that is the locale's thousands separator
+    (the comma in en) groups when every one is followed by exactly three digits; a single one that
+    is not (`12,5`) can only be a decimal mark and is read as one.
+    """
+    group = symbols.group.translate(_SPACES)
+    decimal = symbols.decimal if symbols.decimal in _DECIMAL_MARKS else ","
+    other = "." if decimal == "," else ","
+    if group == other:
+        if cleaned.count(decimal) > 1:
+            raise MoneyError(MSG_AMBIGUOUS, example=EXAMPLE)
+        whole, separator, fraction = cleaned.partition(decimal)
+        if other in fraction:
+            raise MoneyError(MSG_AMBIGUOUS, example=EXAMPLE)
+        groups = whole.split(other)
+        if not separator and len(groups) == 2 and not _GROUP_OF_THREE.match(groups[1]) and " " not in groups[1]:
+            return groups[0], groups[1]
+        if len(groups) > 1 and any(" " in part for part in groups):
+            raise MoneyError(MSG_GROUPING, example=EXAMPLE_LARGE)
+        return " ".join(groups), fraction if separator else None
+    if cleaned.count(".") + cleaned.count(",") > 1:
+        raise MoneyError(MSG_AMBIGUOUS, example=EXAMPLE)
+    whole, separator, fraction = cleaned.replace(other, decimal).partition(decimal)
+    return whole, fraction if separator else None
 
 
-def format_amount(tyiyn: int, locale: str = DEFAULT_LOCALE, *, currency: bool = True) -> str:
+def format_amount(tyiyn: int, symbols: Symbols = RU, *, currency: bool = True) -> str:
     """`1 234,50 сом` (ru, ky: NBSP grouping) or `1,234.50 som` (en); always two decimals.
 
-    `locale` may carry a territory (`ru_KG`, `en-US`); an unknown language falls back to Russian,
-    the app's default, because a page must render rather than fail over a number. The space before
-    the currency word is an NBSP in every language, so the word never wraps away from its number.
+    The space before the currency word is an NBSP in every language, so the word never wraps away
+    from its number.
     """
-    group, decimal, unit = _STYLES.get(_language(locale), _STYLES[DEFAULT_LOCALE])
     som, rest = divmod(abs(_require_int(tyiyn)), TYIYN_PER_SOM)
-    number = f"{'-' if tyiyn < 0 else ''}{som:,}".replace(",", group) + f"{decimal}{rest:02d}"
-    return f"{number}{NBSP}{unit}" if currency else number
+    number = f"{'-' if tyiyn < 0 else ''}{som:,}".replace(",", symbols.group) + f"{symbols.decimal}{rest:02d}"
+    return f"{number}{NBSP}{symbols.unit}" if currency else number
 
 
 def to_decimal_str(tyiyn: int) -> str:
     """`1234.50`: locale-free, for Excel cells, input prefills and ELQR display."""
     som, rest = divmod(abs(_require_int(tyiyn)), TYIYN_PER_SOM)
     return f"{'-' if tyiyn < 0 else ''}{som}.{rest:02d}"
-
-
-def _language(locale: str) -> str:
-    return locale.replace("-", "_").partition("_")[0].lower()
 
 
 def _require_int(tyiyn: int) -> int:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from functools import wraps
 from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import Select, select
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from .extensions import db, login_manager
 from .services import auth as auth_service
@@ -32,6 +35,81 @@ def make_public(*endpoints: str) -> None:
     PUBLIC_ENDPOINTS.update(endpoints)
 
 
+def not_a_page(view: F) -> F:
+    """Mark a view whose answer is no page to land on (an event stream, JSON): never a `next`.
+
+    After the PIN, a `next` of `/events` showed the raw stream for a minute (#11).
+    """
+    view.not_a_page = True  # type: ignore[attr-defined]
+    return view
+
+
+def reports_open(view: F) -> F:
+    """Mark the view a page calls to say it is still on screen (static/js/quick-lock.js): it restarts
+    the quick-lock clock, not the idle one, and is no page to land on."""
+    view.reports_open = True  # type: ignore[attr-defined]
+    return not_a_page(view)
+
+
+def _quick_lock(user):
+    """The quick-lock time when this browser is `user`'s quick-access device (a PIN can reopen the
+    app); None otherwise: without a PIN to ask for, only the idle limit applies."""
+    device = devices.load(request.cookies.get(devices.DEVICE_COOKIE))
+    # Kept for base.html: the page then reports it is on screen (static/js/quick-lock.js).
+    g.quick_lock = devices.quick_lock_after(device) if device is not None and device.user_id == user.id else None
+    return g.quick_lock
+
+
+def passive(view: F) -> F:
+    """Mark a view the browser calls by itself (streams): it is not the user's activity, so it never
+    keeps a session from idling out. Passive views are not pages either."""
+    view.passive = True  # type: ignore[attr-defined]
+    return not_a_page(view)
+
+
+def _view_flag(endpoint: str | None, flag: str) -> bool:
+    view = current_app.view_functions.get(endpoint or "")
+    return bool(getattr(view, flag, False))
+
+
+def is_page_path(path: str | None) -> bool:
+    """A path on this site that a GET navigation may land on (sign-in's `next`): no stream, no JSON."""
+    if not path or not path.startswith("/") or path.startswith("//"):
+        return False
+    parts = urlsplit(path)
+    try:
+        endpoint, _args = current_app.url_map.bind("", "/").match(parts.path, "GET")
+    except RequestRedirect:
+        return True  # e.g. a missing trailing slash: the router redirects to the page
+    except HTTPException:
+        return False
+    return not _view_flag(endpoint, "not_a_page")
+
+
+def return_path() -> str | None:
+    """Where to come back to after signing in again: only a page the user was looking at.
+
+    A full-page GET navigation returns to itself. A background request (htmx, a live stream, the
+    quick-lock report) returns to the page it was made from (HX-Current-URL), never to itself.
+    """
+    if request.headers.get("HX-Request"):
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        if current.netloc and current.netloc != request.host:
+            return None
+        path = current.path + (f"?{current.query}" if current.query else "")
+    elif request.method == "GET":
+        path = request.full_path.rstrip("?")
+    else:
+        return None
+    return path if is_page_path(path) else None
+
+
+def reauth_url() -> str:
+    """The lock screen for a known device, else sign-in, each bringing the user back to `return_path()`."""
+    screen = "auth.lock" if devices.load(request.cookies.get(devices.DEVICE_COOKIE)) else "auth.login"
+    return url_for(screen, next=return_path())
+
+
 def is_public(endpoint: str | None) -> bool:
     if endpoint is None:  # 404s and the like: let the router answer
         return True
@@ -45,11 +123,21 @@ def is_public(endpoint: str | None) -> bool:
 
 @login_manager.request_loader
 def _load_user_from_session(_request):
-    sess = auth_service.load_session(session.get(SESSION_TOKEN_KEY))
+    # A stream reconnecting by itself is no sign of a person at the screen: it never extends the session.
+    seen = (auth_service.NONE if _view_flag(request.endpoint, "passive")
+            else auth_service.OPEN if _view_flag(request.endpoint, "reports_open") else auth_service.ACTIVITY)
+    sess = auth_service.load_session(session.get(SESSION_TOKEN_KEY), seen=seen, quick_lock=_quick_lock)
     if sess is None:
         return None
     g.user_session = sess
     return sess.user
+
+
+def session_ended() -> bool:
+    """For a live stream, long after its request was let in: has the session ended since (idle limit,
+    quick lock, sign-out)? Reads without extending it."""
+    return auth_service.load_session(session.get(SESSION_TOKEN_KEY), seen=auth_service.NONE,
+                                     quick_lock=_quick_lock) is None
 
 
 def require_login():
@@ -57,14 +145,14 @@ def require_login():
     if is_public(request.endpoint) or current_user.is_authenticated:
         return None
     # A known device whose session idled out reopens on the lock screen (PIN or passkey), not the login.
-    screen = "auth.lock" if devices.load(request.cookies.get(devices.DEVICE_COOKIE)) else "auth.login"
-    target = url_for(screen, next=request.full_path if request.method == "GET" else None)
+    target = reauth_url()
     if request.headers.get("HX-Request"):
         # An htmx request that lost its session moves the whole page, not a login form into a div.
         response = current_app.response_class(status=401)
         response.headers["HX-Redirect"] = target
         return response
-    if request.method != "GET" or request.accept_mimetypes.best == "application/json":
+    if request.method != "GET" or request.accept_mimetypes.best == "application/json" or \
+            _view_flag(request.endpoint, "not_a_page"):
         abort(401)
     return redirect(target)
 

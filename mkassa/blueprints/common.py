@@ -6,17 +6,19 @@ from urllib.parse import urlsplit
 
 from flask import abort, request
 
+from ..security import is_page_path
 from ..services.queries import decode_cursor
 
 
 def safe_next(target: str | None, default: str | None = None) -> str | None:
-    """`target` if it is a path on this site, else `default`: never an open redirect to another host."""
+    """`target` if it is a page on this site, else `default`: never an open redirect to another host,
+    never a stream or JSON endpoint (a browser landing there shows raw data)."""
     if not target:
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
-    return target
+    return target if is_page_path(target) else default
 
 
 def cursor_arg(name: str = "before") -> tuple[datetime, int] | None:

@@ -98,6 +98,8 @@ class Passkey(db.Model):
     credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The quick-access device it was added on: forgetting that device on sign-out revokes it too.
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(DEVICE_NAME_MAX))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

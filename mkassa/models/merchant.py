@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -18,11 +18,19 @@ ACCOUNT_NUMBER_MAX = 32  # ELQR tag 32/10
 POINT_NAME_MAX = 100
 ADDRESS_MAX = 300
 POINT_REFERENCE_MAX = 32  # ELQR tag 32/11
+# Quick access: the app asks for the PIN again when reopened after this long in the background
+# (minutes; the owner chooses within the bounds, banking apps use a couple of minutes).
+QUICK_LOCK_DEFAULT_MINUTES = 2
+QUICK_LOCK_MIN_MINUTES = 1
+QUICK_LOCK_MAX_MINUTES = 15
 
 
 class Merchant(db.Model):
     __tablename__ = "merchant"
-    __table_args__ = (CheckConstraint(f"length(mcc) = {MCC_LENGTH}", name="mcc_length"),)
+    __table_args__ = (CheckConstraint(f"length(mcc) = {MCC_LENGTH}", name="mcc_length"),
+                      CheckConstraint(f"quick_lock_minutes BETWEEN {QUICK_LOCK_MIN_MINUTES} "
+                                      f"AND {QUICK_LOCK_MAX_MINUTES}",
+                                      name="quick_lock_minutes_range"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(26), unique=True, default=new_public_id)
@@ -38,6 +46,8 @@ class Merchant(db.Model):
     is_bank_client: Mapped[bool] = mapped_column(Boolean, default=False)
     has_mpos_contract: Mapped[bool] = mapped_column(Boolean, default=False)
     shift_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    quick_lock_minutes: Mapped[int] = mapped_column(Integer, default=QUICK_LOCK_DEFAULT_MINUTES,
+                                                    server_default=str(QUICK_LOCK_DEFAULT_MINUTES))
     report_email: Mapped[str | None] = mapped_column(String(254))
     report_email_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -83,6 +83,9 @@ class UserSession(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Last moment the app was seen open on screen (any request, or the page's "still open" report):
+    # reopened after a longer gap than the merchant's quick-lock time, the device asks for the PIN.
+    alive_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user_agent: Mapped[str | None] = mapped_column(String(300))
 

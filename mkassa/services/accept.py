@@ -18,8 +18,8 @@ from ..extensions import db
 from ..gateways import corebank
 from ..models import Payment, User, utcnow
 from ..models.payment import CURRENCY_KGS
-from ..money import MoneyError, parse_amount
-from ..templating import money
+from ..money import MoneyError
+from ..templating import money, read_amount
 from . import Conflict, Invalid, outbox, payments, shifts
 
 # Rows handled per beat of the periodic jobs, so one beat never holds the database long.
@@ -34,7 +34,7 @@ def create_qr_payment(user: User, amount_text: str, settings: Settings, now: dat
     """
     shift = shifts.require_open_shift(user)
     try:
-        amount = parse_amount(amount_text, maximum=settings.max_payment_tyiyn)
+        amount = read_amount(amount_text, maximum=settings.max_payment_tyiyn)
     except MoneyError as exc:
         params = {name: money(tyiyn) for name, tyiyn in exc.params.items()}
         raise Invalid({"amount": _(str(exc), **params)}) from None

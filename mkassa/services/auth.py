@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -21,6 +22,13 @@ from . import Invalid
 GENERATED_PASSWORD_LENGTH = 10
 # Refresh last_seen_at at most this often: not a database write on every request.
 SESSION_TOUCH_SECONDS = 60
+# Refresh alive_at on ordinary requests at most this often (the page's own "still open" reports
+# always write it). Well under the shortest quick-lock time, QUICK_LOCK_MIN_MINUTES.
+ALIVE_TOUCH_SECONDS = 10
+# What a request says about the person: "activity" (a page, a form: the idle clock restarts),
+# "open" (the page reports it is on screen: only the quick-lock clock restarts), "none" (a stream
+# the browser keeps by itself).
+ACTIVITY, OPEN, NONE = "activity", "open", "none"
 USER_AGENT_MAX = 300
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -100,25 +108,39 @@ def _token_hash(token: str) -> str:
 def start_session(user: User, user_agent: str | None = None) -> str:
     """A new session and its token (the cookie's only content): rotated at every sign-in."""
     token = secrets.token_urlsafe(32)
-    db.session.add(UserSession(token_hash=_token_hash(token), user_id=user.id,
+    db.session.add(UserSession(token_hash=_token_hash(token), user_id=user.id, alive_at=utcnow(),
                                user_agent=(user_agent or "")[:USER_AGENT_MAX]))
     return token
 
 
-def load_session(token: str | None, now: datetime | None = None) -> UserSession | None:
-    """The live session for a token, or None when unknown, revoked, idle too long or too old."""
+def load_session(token: str | None, now: datetime | None = None, *, seen: str = ACTIVITY,
+                 quick_lock: Callable[[User], timedelta | None] | None = None) -> UserSession | None:
+    """The live session for a token, or None when unknown, revoked, idle too long, too old, or locked.
+
+    `seen`: what the request says about the person (ACTIVITY, OPEN or NONE, above).
+    `quick_lock(user)`: on this user's quick-access device, the longest the app may have been out of
+    sight (in the background, the phone asleep, or no page open) before the PIN is asked again. The
+    gap is measured on the server from alive_at, which only requests and the page's own reports move:
+    a page that cannot report (JavaScript off) locks after the same gap, so nothing on the phone can
+    skip the check.
+    """
     if not token:
         return None
     now = now or utcnow()
     sess = db.session.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
     if sess is None or sess.revoked_at is not None or not sess.user.active:
         return None
+    alive_at = sess.alive_at or sess.last_seen_at
+    lock_after = quick_lock(sess.user) if quick_lock is not None else None
     if now - sess.last_seen_at > timedelta(seconds=SESSION_IDLE_SECONDS) or \
-            now - sess.created_at > timedelta(seconds=SESSION_ABSOLUTE_SECONDS):
+            now - sess.created_at > timedelta(seconds=SESSION_ABSOLUTE_SECONDS) or \
+            (lock_after is not None and now - alive_at > lock_after):
         sess.revoked_at = now
         return None
-    if now - sess.last_seen_at > timedelta(seconds=SESSION_TOUCH_SECONDS):
+    if seen == ACTIVITY and now - sess.last_seen_at > timedelta(seconds=SESSION_TOUCH_SECONDS):
         sess.last_seen_at = now
+    if seen == OPEN or (seen == ACTIVITY and now - alive_at > timedelta(seconds=ALIVE_TOUCH_SECONDS)):
+        sess.alive_at = now
     return sess
 
 

@@ -15,8 +15,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 
 from ..extensions import db
-from ..models import Device, User, utcnow
-from . import Invalid
+from ..models import Device, Merchant, Passkey, User, utcnow
+from ..models.merchant import QUICK_LOCK_DEFAULT_MINUTES, QUICK_LOCK_MAX_MINUTES, QUICK_LOCK_MIN_MINUTES
+from . import Invalid, audit
 from .auth import hash_password, notify, verify_password
 
 DEVICE_COOKIE = "mkassa_device"
@@ -126,6 +127,30 @@ def unlock(device: Device, pin: str, *, now: datetime | None = None) -> bool:
 def revoke(device: Device, *, now: datetime | None = None) -> None:
     if device.revoked_at is None:
         device.revoked_at = now or utcnow()
+
+
+def quick_lock_after(device: Device) -> timedelta:
+    """How long the app on this device may stay out of sight before its PIN is asked again: the
+    merchant's choice (the owner sets it for everyone of the shop)."""
+    merchant = device.user.merchant
+    return timedelta(minutes=merchant.quick_lock_minutes if merchant else QUICK_LOCK_DEFAULT_MINUTES)
+
+
+def set_quick_lock(merchant: Merchant, minutes: str, actor: User) -> None:
+    raw = (minutes or "").strip()
+    if not (raw.isascii() and raw.isdigit() and QUICK_LOCK_MIN_MINUTES <= int(raw) <= QUICK_LOCK_MAX_MINUTES):
+        raise Invalid({"minutes": _l("Choose from %(low)d to %(high)d minutes.", low=QUICK_LOCK_MIN_MINUTES,
+                                     high=QUICK_LOCK_MAX_MINUTES)})
+    merchant.quick_lock_minutes = int(raw)
+    audit.record(actor, "merchant.quick_lock", merchant_id=merchant.id, obj=merchant)
+
+
+def forget(device: Device, *, now: datetime | None = None) -> None:
+    """Sign-out's "forget this phone": its PIN and the passkeys added on it stop opening the app."""
+    now = now or utcnow()
+    revoke(device, now=now)
+    db.session.execute(update(Passkey).where(Passkey.device_id == device.id, Passkey.revoked_at.is_(None))
+                       .values(revoked_at=now))
 
 
 def revoke_all(user: User, *, now: datetime | None = None) -> None:

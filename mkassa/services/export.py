@@ -122,14 +122,17 @@ def _status_label(status: str | None) -> str:
 
 @dataclass(frozen=True)
 class Written:
-    count: int
-    amount: int
+    count: int  # rows written, any status
+    amount: int  # money received: paid rows only
+    paid: int = 0  # paid rows
 
 
 def write_report(target, merchant: Merchant, f: reports.ReportFilter, rows: Iterable[reports.ExportRow],
                  names: dict[str, dict[int, str]], generated_at: datetime) -> Written:
     """The report as .xlsx into `target` (a path or a binary file). Totals are summed from the rows
-    written, so the totals row always agrees with the lines above it."""
+    written, so the totals row always agrees with the lines above it. Like the screen, the money total
+    counts paid payments only, whatever the status filter: failed, expired, cancelled and waiting
+    payments are listed, never added to what was received."""
     wb = Workbook(write_only=True)
     header = [(_("Payments report"), merchant.legal_name), (_("INN"), merchant.inn),
               (_("Period"), _period_text(f.first, f.last)),
@@ -143,16 +146,21 @@ def write_report(target, merchant: Merchant, f: reports.ReportFilter, rows: Iter
     statuses = {s: _status_label(s) for s in ("pending", "succeeded", "failed", "expired", "cancelled")}
     methods = {m: _method_label(m) for m in ("qr", "card")}
     points, people = names["points"], names["people"]
-    count = amount = 0
+    count = amount = paid = 0
     for r in rows:
         sheet.append([sheet.datetime(r.created_at), r.public_id, points.get(r.point_id, ""),
                       people.get(r.cashier_id, ""), methods[r.method], statuses[r.status], sheet.amount(r.amount),
                       sheet.datetime(r.paid_at) if r.paid_at else None, r.card_mask or r.payer_bank or ""])
         count += 1
-        amount += r.amount
-    sheet.append([sheet.bold(_("Total")), sheet.bold(count), None, None, None, None, sheet.amount(amount, True)])
+        if r.status == reports.RECEIVED_STATUS:
+            paid += 1
+            amount += r.amount
+    if f.status != reports.RECEIVED_STATUS:
+        sheet.append([sheet.bold(_("Payments listed")), sheet.bold(count)])
+    sheet.append([sheet.bold(_("Total received (paid payments only)")), sheet.bold(paid), None, None, None, None,
+                  sheet.amount(amount, True)])
     wb.save(target)
-    return Written(count, amount)
+    return Written(count, amount, paid)
 
 
 def write_statement(target, merchant: Merchant, st: statement.Statement, entries_for, generated_at: datetime) -> None:

@@ -28,6 +28,11 @@ POINT_RULES = {
 }
 # What an owner may change about a cashier (M6.5): INN and phone are fixed at creation.
 CASHIER_FIXED_FIELDS = ("inn", "phone")
+FIXED_FIELD_MESSAGES = {
+    ("inn",): _l("The INN cannot be changed. For another person, add a new cashier."),
+    ("phone",): _l("The phone number cannot be changed. For another person, add a new cashier."),
+    ("inn", "phone"): _l("The INN and phone number cannot be changed. For another person, add a new cashier."),
+}
 
 
 def live_points(merchant_id: int) -> list[Point]:
@@ -169,8 +174,10 @@ def _changed(field: str, raw: str, current: str | None) -> bool:
 
 def update_cashier(cashier: User, data: dict[str, str], actor: User) -> User:
     """Change a cashier's point and name. INN and phone identify the person: refused, not ignored."""
-    errors = {field: _("This cannot be changed.") for field in CASHIER_FIXED_FIELDS
-              if field in data and _changed(field, data[field], getattr(cashier, field))}
+    tampered = tuple(field for field in CASHIER_FIXED_FIELDS
+                     if field in data and _changed(field, data[field], getattr(cashier, field)))
+    # One message that names what was refused (the form shows these fields as text, not inputs).
+    errors = {"fixed": FIXED_FIELD_MESSAGES[tampered]} if tampered else {}
     clean, rule_errors = v.collect({"point": (_live_point, {"merchant_id": cashier.merchant_id}),
                                     "name": (v.text, {"maximum": NAME_MAX})}, data)
     errors.update(rule_errors)

@@ -23,7 +23,7 @@ from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, PublicKeyC
                                       ResidentKeyRequirement, UserVerificationRequirement)
 
 from ..extensions import db
-from ..models import Passkey, User, WebAuthnChallenge, utcnow
+from ..models import Device, Passkey, User, WebAuthnChallenge, utcnow
 from . import ServiceError
 from .auth import notify
 
@@ -79,7 +79,9 @@ def registration_options(user: User, rp_id: str, *, now: datetime | None = None)
 
 
 def register(user: User, credential: dict[str, Any] | str, rp_id: str, origin: str, name: str | None = None,
-             *, now: datetime | None = None) -> Passkey:
+             *, device: Device | None = None, now: datetime | None = None) -> Passkey:
+    """A new passkey of `user`; `device`: the quick-access device it is added on (forgetting that
+    device on sign-out revokes the passkey with it)."""
     now = now or utcnow()
     try:
         parsed = parse_registration_credential_json(credential)
@@ -92,7 +94,8 @@ def register(user: User, credential: dict[str, Any] | str, rp_id: str, origin: s
         raise PasskeyError(_l("The passkey could not be added. Please try again.")) from exc
     passkey = Passkey(user_id=user.id, credential_id=bytes_to_base64url(verified.credential_id),
                       public_key=verified.credential_public_key, sign_count=verified.sign_count,
-                      name=(name or "")[:NAME_MAX], created_at=now)
+                      name=(name or "")[:NAME_MAX], created_at=now,
+                      device_id=device.id if device is not None and device.user_id == user.id else None)
     db.session.add(passkey)
     notify(user, PASSKEY_ADDED_NOTICE)
     db.session.flush()

@@ -25,8 +25,8 @@ from ..extensions import db
 from ..gateways import corebank
 from ..models import Merchant, OutboxMessage, Payout, SandboxBankPayout, User, utcnow
 from ..models.payout import BANK_REF_MAX, FINAL, IN_FLIGHT, REASON_MAX
-from ..money import MoneyError, format_amount, parse_amount
-from ..templating import money
+from ..money import MoneyError, format_amount
+from ..templating import money, money_symbols, read_amount
 from . import Conflict, Invalid, NotAllowed, ledger, otp, outbox
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def request_withdrawal(user: User, amount_text: str, now: datetime | None = None
     if reason:
         raise NotAllowed(reason)
     try:
-        amount = parse_amount(amount_text)
+        amount = read_amount(amount_text)
     except MoneyError as exc:
         raise Invalid({"amount": _(str(exc), **{k: money(v) for k, v in exc.params.items()})}) from None
     # Early and friendly only: the reservation at confirmation is what decides.
@@ -101,7 +101,8 @@ def resend_code(user: User, payout: Payout, now: datetime | None = None) -> None
 def _send_code(user: User, payout: Payout, now: datetime | None) -> None:
     # The SMS is written in the owner's language, whatever language this screen is in.
     otp.issue(user, OTP_PURPOSE, object_key(payout), now=now,
-              amount=format_amount(payout.amount, user.locale or DEFAULT_LOCALE), phone=payout.mbank_phone)
+              amount=format_amount(payout.amount, money_symbols(user.locale or DEFAULT_LOCALE)),
+              phone=payout.mbank_phone)
 
 
 def _require_available(merchant_id: int, amount: int) -> None:

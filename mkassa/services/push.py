@@ -32,6 +32,7 @@ from ..extensions import db
 from ..models import Payment, PushSubscription, User, utcnow
 from ..models.push import AUTH_MAX, P256DH_MAX, PUSH_ENDPOINT_MAX
 from ..money import format_amount
+from ..templating import money_symbols
 from . import Invalid, outbox
 
 VAPID_KEY_FILE = "vapid_private.pem"
@@ -162,7 +163,7 @@ def count_for(user: User) -> int:
 def notification_for(payment: Payment, locale: str) -> dict[str, str]:
     """Title, body and page of the notice, in the owner's language."""
     with force_locale(locale):
-        title = _("Payment received: %(amount)s", amount=format_amount(payment.amount, locale))
+        title = _("Payment received: %(amount)s", amount=format_amount(payment.amount, money_symbols(locale)))
         body = payment.point.name if payment.point is not None else payment.merchant.display_name
     return {"title": title, "body": body, "url": NOTIFICATION_URL}
 

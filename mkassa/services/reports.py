@@ -25,6 +25,9 @@ from .queries import history_page
 PERIODS = ("today", "yesterday", "week", "month", "custom")
 DEFAULT_PERIOD = "today"
 ALL_STATUSES = "all"
+# The only status whose money was received: totals, chart and averages count it alone, whatever the
+# status filter; the other statuses are rows to look at, never money (#11).
+RECEIVED_STATUS = "succeeded"
 # Volume means money received: the report opens on paid payments; other statuses are a filter away.
 DEFAULT_STATUS = "succeeded"
 # Longest custom period: a year of daily bars (and a leap day). Longer is an export job, not a screen.
@@ -168,11 +171,14 @@ class Bar:
 
 @dataclass(frozen=True)
 class Summary:
+    """Money received (paid payments only) within the filters, and how many rows the filters match."""
+
     amount: int
     count: int
     by_method: dict[str, tuple[int, int]]  # method → (amount, count)
     bars: list[Bar]
     granularity: str
+    matched: int = 0  # payments of any status the filters match (the list below the totals)
 
     @property
     def average(self) -> int:
@@ -201,20 +207,24 @@ def summarize(scoped_payments: Select, f: ReportFilter, scoped_days: Select | No
     reports charted by day (without it, everything is read from payments)."""
     if f.granularity == "day" and scoped_days is not None:
         stmt = (apply_days(scoped_days, f)
-                .with_only_columns(PaymentDay.day, PaymentDay.method, func.sum(PaymentDay.amount_sum),
-                                   func.sum(PaymentDay.count))
-                .group_by(PaymentDay.day, PaymentDay.method))
-        grouped = [(day.isoformat(), method, amount, count) for day, method, amount, count in db.session.execute(stmt)]
+                .with_only_columns(PaymentDay.day, PaymentDay.method, PaymentDay.status,
+                                   func.sum(PaymentDay.amount_sum), func.sum(PaymentDay.count))
+                .group_by(PaymentDay.day, PaymentDay.method, PaymentDay.status))
+        grouped = [(day.isoformat(), *rest) for day, *rest in db.session.execute(stmt)]
     else:
         bucket = _bucket(f.granularity).label("bucket")
         grouped = db.session.execute(
             apply(scoped_payments, f)
-            .with_only_columns(bucket, Payment.method, func.sum(Payment.amount), func.count())
-            .group_by(bucket, Payment.method)).all()
+            .with_only_columns(bucket, Payment.method, Payment.status, func.sum(Payment.amount), func.count())
+            .group_by(bucket, Payment.method, Payment.status)).all()
     per_bucket: dict[str, list[int]] = {}
     by_method = {m: (0, 0) for m in METHODS}
-    for key, method, amount, count in grouped:
+    matched = 0
+    for key, method, status, amount, count in grouped:
         amount, count = int(amount), int(count)
+        matched += count
+        if status != RECEIVED_STATUS:
+            continue
         slot = per_bucket.setdefault(key, [0, 0])
         slot[0] += amount
         slot[1] += count
@@ -224,7 +234,7 @@ def summarize(scoped_payments: Select, f: ReportFilter, scoped_days: Select | No
             else [(f.first + timedelta(days=i)).isoformat() for i in range(f.days)])
     bars = [Bar(k, *per_bucket.get(k, (0, 0))) for k in keys]
     return Summary(amount=sum(b.amount for b in bars), count=sum(b.count for b in bars),
-                   by_method=by_method, bars=bars, granularity=f.granularity)
+                   by_method=by_method, bars=bars, granularity=f.granularity, matched=matched)
 
 
 def page(scoped_payments: Select, f: ReportFilter, before: tuple[datetime, int] | None = None):

@@ -20,8 +20,8 @@ from .. import elqr
 from ..config import Settings
 from ..extensions import db
 from ..models import OutboxMessage, SandboxBankPayment, utcnow
-from ..money import MoneyError, parse_amount
-from ..templating import money
+from ..money import MoneyError
+from ..templating import money, read_amount
 from . import Invalid, outbox
 
 PAYER_BANKS = ("MBANK", "O!Bank", "Bakai Bank", "DCB", "Optima Bank")
@@ -63,7 +63,7 @@ def pay(link: str, amount_text: str, payer_bank: str) -> SandboxBankPayment:
     amount = parsed.amount if fixed else None
     if amount is None:
         try:
-            amount = parse_amount(amount_text)
+            amount = read_amount(amount_text)
         except MoneyError as exc:
             raise Invalid({"amount": _(str(exc), **{k: money(v) for k, v in exc.params.items()})}) from None
     row = SandboxBankPayment(bank_txn_id=f"sbx-{uuid.uuid4().hex}", transaction_id=parsed.transaction_id,

@@ -88,3 +88,16 @@ def test_history_without_javascript_is_a_full_page(client, auth, demo):
 def test_bad_cursor_is_400(client, auth, demo):
     auth.login("demo")
     assert client.get("/history?before=garbage").status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/", "/reports/?status=all"])
+def test_a_static_qr_row_names_its_point_without_a_dangling_dot(client, auth, demo, path):
+    """#11: a static-QR payment has no cashier, and its row started with "· Point"."""
+    now = datetime.now(timezone.utc)
+    db.session.add(Payment(merchant_id=demo.merchant.id, point_id=demo.points[0].id, cashier_id=None, method="qr",
+                           link_type="static", amount=500, status="succeeded", created_at=now, paid_at=now))
+    db.session.commit()
+    auth.login("demo")
+    whos = re.findall(r'data-testid="payment-who">([^<]*)<', client.get(path).get_data(as_text=True))
+    assert demo.points[0].name in whos
+    assert all(w.strip() and not w.strip().startswith("·") and not w.strip().endswith("·") for w in whos)

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from flask_babel import force_locale
 import time_machine
 from sqlalchemy import func, select
 from standardwebhooks import Webhook
@@ -17,6 +18,7 @@ from mkassa.extensions import db
 from mkassa.models import BankWebhookEvent, LedgerTransfer, Merchant, Payment, SandboxBankPayment, User, utcnow
 from mkassa.services import accept, ledger, outbox
 from mkassa.services.auth import hash_password
+from mkassa.templating import money
 
 from ..conftest import TEST_WEBHOOK_SECRET
 
@@ -241,7 +243,8 @@ def test_concurrent_deliveries_credit_once(app, demo, same_webhook_id):
 
 
 @pytest.mark.parametrize("typed, tyiyn", [("123,45", 12345), ("123.45", 12345), ("1 234,5", 123450),
-                                          ("0,01", 1), ("1000000", 100_000_000)])
+                                          ("0,01", 1), ("1000000", 100_000_000),
+                                          ("1,234.50", 123450), ("1,234", 123400)])  # English as shown (#11)
 def test_amount_accepted(client, auth, demo, typed, tyiyn):
     auth.login("cashier")
     response = client.post("/pay/", data={"amount": typed, "csrf_token": auth.csrf("/pay/")})
@@ -252,8 +255,8 @@ def test_amount_accepted(client, auth, demo, typed, tyiyn):
 
 @pytest.mark.parametrize("typed, message", [
     ("", "Enter an amount"), ("0", "greater than zero"), ("-5", "greater than zero"),
-    ("1,234", "at most two digits"), ("abc", "in digits"), ("1000000,01", "must not exceed"),
-    ("1.2.3", "one comma or point")])
+    ("1.234", "at most two digits"), ("abc", "in digits"), ("1000000,01", "must not exceed"),
+    ("1.2.3", "one decimal separator"), ("1.234,50", "for example 1,234.50")])
 def test_amount_refused(client, auth, demo, typed, message):
     auth.login("cashier")
     count = db.session.scalar(select(func.count(Payment.id)))
@@ -264,6 +267,29 @@ def test_amount_refused(client, auth, demo, typed, message):
     assert 'data-testid="amount-error"' in html and message in html
     assert f'value="{typed}"' in html
     assert db.session.scalar(select(func.count(Payment.id))) == count
+
+
+@pytest.mark.parametrize("locale", ["ru", "ky", "en"])
+def test_the_amount_a_locale_shows_can_be_typed_back(client, auth, demo, locale):
+    """#11: the en screens showed "1,234.50 som" and the amount field refused "1,234.50"."""
+    auth.login("cashier")
+    demo.cashier.locale = locale
+    db.session.commit()
+    with force_locale(locale):
+        shown = money(123450)
+    assert shown == {"en": "1,234.50\u00a0som"}.get(locale, "1\u00a0234,50\u00a0сом")
+    response = client.post("/pay/", data={"amount": shown, "csrf_token": auth.csrf("/pay/")})
+    assert response.status_code == 303
+    assert db.session.scalar(select(Payment).order_by(Payment.id.desc()).limit(1)).amount == 123450
+
+
+def test_ru_refuses_what_it_cannot_read_one_way(client, auth, demo):
+    auth.login("cashier")
+    demo.cashier.locale = "ru"
+    db.session.commit()
+    response = client.post("/pay/", data={"amount": "1,234", "csrf_token": auth.csrf("/pay/")})
+    assert response.status_code == 422
+    assert "например 1\u00a0234,50\u00a0сом" in response.get_data(as_text=True)
 
 
 def test_qr_screen_shows_a_verifiable_dynamic_link(client, auth, demo):

@@ -150,7 +150,7 @@ def make_other_owner(app):
     ("", "Enter an amount"),
     ("0", "greater than zero"),
     ("-5", "greater than zero"),
-    ("12,345", "at most two digits"),
+    ("12.345", "at most two digits"),  # in English "12,345" is 12 345 som
     ("abc", "in digits"),
 ])
 def test_bad_amounts_are_refused_next_to_the_field(client, auth, owner, typed, message):

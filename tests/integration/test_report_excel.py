@@ -38,10 +38,17 @@ def big(app):
 
 
 def screen(client, query: str) -> tuple[int, int]:
+    """(money received, paid payments) as the report screen shows them."""
     html = client.get(f"/reports/?{query}").get_data(as_text=True)
     amount = int(re.search(r'data-testid="report-total" data-amount="(\d+)"', html).group(1))
     count = int(re.search(r'data-testid="report-count" data-count="(\d+)"', html).group(1))
     return amount, count
+
+
+def listed(client, query: str) -> int:
+    """How many payments of any status the screen lists."""
+    html = client.get(f"/reports/?{query}").get_data(as_text=True)
+    return int(re.search(r'data-testid="report-matched" data-count="(\d+)"', html).group(1))
 
 
 def download(client, auth, path: str, form: dict) -> bytes:
@@ -54,10 +61,12 @@ def download(client, auth, path: str, form: dict) -> bytes:
 
 
 def table(ws) -> tuple[list, list[list], list]:
-    """(title row, data rows, totals row) of a report sheet: the title row is the one frozen above."""
+    """(title row, data rows, totals row) of a report sheet: the title row is the one frozen above;
+    a data row has a payment id in column B, a totals row a count."""
     rows = [list(r) for r in ws.iter_rows(values_only=True)]
     title_index = int(re.match(r"A(\d+)", ws.freeze_panes).group(1)) - 2
-    return rows[title_index], rows[title_index + 1:-1], rows[-1]
+    body = rows[title_index + 1:]
+    return rows[title_index], [r for r in body if isinstance(r[1], str)], body[-1]
 
 
 def test_report_excel_matches_the_screen(client, auth, big):
@@ -88,15 +97,38 @@ def test_report_excel_matches_the_screen(client, auth, big):
     assert ws.column_dimensions["A"].width == 20
 
 
+def test_all_statuses_excel_totals_only_the_money_received(client, auth, demo):
+    """#11: "All statuses" added failed, expired and cancelled amounts into the total."""
+    now = datetime(2025, 1, 15, 6, 0, tzinfo=timezone.utc)  # a day the demo shop sold nothing
+    for status, amount in (("succeeded", 10_000), ("failed", 20_000), ("expired", 40_000), ("cancelled", 80_000),
+                           ("succeeded", 1)):
+        db.session.add(Payment(merchant_id=demo.merchant.id, point_id=demo.points[0].id, cashier_id=demo.owner.id,
+                               method="qr", amount=amount, status=status, created_at=now,
+                               paid_at=now if status == "succeeded" else None))
+    db.session.commit()
+    auth.login("demo")
+    data = download(client, auth, "/reports/export",
+                    {"period": "custom", "from": "2025-01-15", "to": "2025-01-15", "status": "all"})
+    ws = load_workbook(io.BytesIO(data)).active
+    _titles, rows, totals = table(ws)
+    assert len(rows) == 5
+    last = [list(r) for r in ws.iter_rows(values_only=True)][-2:]
+    assert last[0][:2] == ["Payments listed", 5]
+    assert totals[0] == "Total received (paid payments only)" and totals[1] == 2
+    assert Decimal(str(totals[6])) == Decimal("100.01")
+
+
 def test_cashier_excel_holds_only_own_payments(client, auth, big):
     merchant, people = big
     with time_machine.travel(NOW, tick=False):
         auth.login("big-c2")
         amount, count = screen(client, "period=week&status=all")
+        matched = listed(client, "period=week&status=all")
         data = download(client, auth, "/reports/export", {"period": "week", "status": "all"})
     _titles, rows, totals = table(load_workbook(io.BytesIO(data)).active)
     assert {r[3] for r in rows} == {people["big-c2"].name}
     assert totals[1] == count and Decimal(str(totals[6])) * 100 == amount
+    assert len(rows) == matched
 
 
 def test_large_export_runs_in_the_background_with_progress(client, auth, big, monkeypatch):
@@ -104,7 +136,8 @@ def test_large_export_runs_in_the_background_with_progress(client, auth, big, mo
     monkeypatch.setattr("mkassa.services.reports.EXPORT_BATCH_ROWS", 150)
     with time_machine.travel(NOW, tick=False):
         auth.login("big")
-        amount, count = screen(client, "period=month&status=all")
+        amount, paid = screen(client, "period=month&status=all")
+        count = listed(client, "period=month&status=all")
         assert count > 150
         token = auth.csrf("/reports/")
         response = client.post("/reports/export", data={"period": "month", "status": "all", "csrf_token": token})
@@ -124,7 +157,7 @@ def test_large_export_runs_in_the_background_with_progress(client, auth, big, mo
         auth.login("big-c1")
         assert client.get(file_url).status_code == 404
     _titles, rows, totals = table(load_workbook(io.BytesIO(body)).active)
-    assert len(rows) == count == totals[1] and Decimal(str(totals[6])) * 100 == amount
+    assert len(rows) == count and totals[1] == paid and Decimal(str(totals[6])) * 100 == amount
 
 
 def test_a_person_has_at_most_two_files_in_the_making(client, auth, big, monkeypatch):

@@ -98,11 +98,38 @@ def test_every_filter_combination_matches_a_direct_sql_sum(client, auth, seeded_
                 query["method"] = method
             response = client.get("/reports/", query_string=query)
             assert response.status_code == 200, query
-            expected = sql_sum(merchant.id, first, last, point_id=point_id, cashier_id=cashier_id, method=method,
-                               status=None if status == "all" else status)
-            assert figures(response.get_data(as_text=True)) == expected, query
+            # The figures are money received, whatever the status filter (#11); the list has the rest.
+            expected = (sql_sum(merchant.id, first, last, point_id=point_id, cashier_id=cashier_id, method=method)
+                        if status in ("succeeded", "all") else (0, 0))
+            html = response.get_data(as_text=True)
+            assert figures(html) == expected, query
+            if status != "succeeded":
+                _amount, matched = sql_sum(merchant.id, first, last, point_id=point_id, cashier_id=cashier_id,
+                                           method=method, status=None if status == "all" else status)
+                assert f'data-testid="report-matched" data-count="{matched}"' in html, query
             seen.add(expected[1] > 0)
         assert True in seen, "the data set should give non-empty reports for this period"
+
+
+@pytest.mark.parametrize("period", ["today", "week"])  # charted by hour from payments, by day from the rollup
+def test_all_statuses_headline_counts_only_money_received(client, auth, demo, period):
+    """#11: "All statuses" put failed, expired and cancelled amounts into the headline total."""
+    now = datetime.now(timezone.utc)
+    for status, amount in (("succeeded", 10_000), ("failed", 20_000), ("expired", 40_000),
+                           ("cancelled", 80_000), ("pending", 160_000)):
+        db.session.add(Payment(merchant_id=demo.merchant.id, point_id=demo.points[0].id, cashier_id=demo.owner.id,
+                               method="qr", amount=amount, status=status, created_at=now,
+                               paid_at=now if status == "succeeded" else None))
+    db.session.commit()
+    auth.login("demo")
+    before = figures(client.get(f"/reports/?period={period}&status=succeeded").get_data(as_text=True))
+    html = client.get(f"/reports/?period={period}&status=all").get_data(as_text=True)
+    assert figures(html) == before and before[0] >= 10_000
+    assert "Received: paid payments only" in html
+    bars = [int(v) for v in re.findall(r'<rect [^>]*data-amount="(\d+)"', html)]
+    assert sum(bars) == before[0]
+    failed = client.get(f"/reports/?period={period}&status=failed").get_data(as_text=True)
+    assert figures(failed) == (0, 0) and 'data-testid="report-matched"' in failed
 
 
 def test_day_bounds_are_bishkek_midnight(client, auth, shop):
@@ -153,7 +180,7 @@ def test_cashier_sees_only_own_payments_and_cannot_widen_the_report(client, auth
         auth.login("big-c1")
         response = client.get("/reports/?period=month&status=all")
         html = response.get_data(as_text=True)
-        assert figures(html) == sql_sum(merchant.id, date(2026, 11, 1), TODAY, cashier_id=cashier.id, status=None)
+        assert figures(html) == sql_sum(merchant.id, date(2026, 11, 1), TODAY, cashier_id=cashier.id)  # money received only (#11)
         assert 'data-testid="filter-cashier"' not in html and 'data-testid="filter-point"' not in html
         refused = client.get(f"/reports/?period=month&cashier={other.public_id}")
     assert refused.status_code == 422

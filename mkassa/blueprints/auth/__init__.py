@@ -13,7 +13,7 @@ from ...services import auth as auth_service
 from ..common import safe_next
 
 bp = Blueprint("auth", __name__)
-make_public("auth.intro_done")
+make_public("auth.intro_done", "auth.logout_confirm")
 
 # Throttles: per address, and per login so a botnet cannot guess one account's password.
 LOGIN_ATTEMPTS_PER_ADDRESS = 30  # per minute
@@ -76,11 +76,43 @@ def set_cookie(response, name: str, value: str, max_age: int) -> None:
                         secure=current_app.extensions["mkassa.settings"].session_cookie_secure)
 
 
+KEEP, FORGET = "keep", "forget"
+
+
+def own_device():
+    """This browser's quick-access device when it belongs to the signed-in user, else None."""
+    device = devices.load(request.cookies.get(devices.DEVICE_COOKIE))
+    if device is None or not current_user.is_authenticated or device.user_id != current_user.id:
+        return None
+    return device
+
+
+def default_quick_access_choice() -> str:
+    # A cashier's phone is usually the shop's, shared by the shift: signing out forgets it unless the
+    # cashier says otherwise. An owner's phone is his own.
+    return FORGET if current_user.is_authenticated and current_user.is_cashier else KEEP
+
+
+@bp.get("/logout")
+def logout_confirm():
+    """Sign-out asks whether to keep quick access (PIN, passkeys) on this phone, as banking apps do."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return render_template("auth/logout.html", device=own_device(), choice=default_quick_access_choice())
+
+
 @bp.post("/logout")
 def logout():
+    device = own_device()
+    choice = request.form.get("quick_access") or default_quick_access_choice()
+    response = redirect(url_for("auth.login"))
+    if device is not None and choice == FORGET:
+        devices.forget(device)
+        audit.record(current_user, "auth.device_forgotten", merchant_id=current_user.merchant_id, obj=device)
+        response.delete_cookie(devices.DEVICE_COOKIE)
     auth_service.end_session(session.get(SESSION_TOKEN_KEY))
     session.clear()
-    return redirect(url_for("auth.login"))
+    return response
 
 
 @bp.post("/language")

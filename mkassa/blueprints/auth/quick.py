@@ -6,7 +6,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from ...security import SESSION_TOKEN_KEY, make_public
+from ...models.merchant import QUICK_LOCK_MAX_MINUTES, QUICK_LOCK_MIN_MINUTES
+from ...security import SESSION_TOKEN_KEY, make_public, owner_required, reports_open
 from ...services import Invalid, audit, devices, passkeys
 from ...services import auth as auth_service
 from ..common import safe_next
@@ -93,7 +94,7 @@ def passkey_register():
     rp_id, origin = _relying_party()
     try:
         passkey = passkeys.register(current_user, request.get_json(silent=True) or {}, rp_id, origin,
-                                    name=request.user_agent.string)
+                                    name=request.user_agent.string, device=current_device())
     except passkeys.PasskeyError as exc:
         return jsonify(error=exc.message), exc.status
     audit.record(current_user, "auth.passkey_added", merchant_id=current_user.merchant_id, obj=passkey)
@@ -157,9 +158,36 @@ def lock_passkey():
 
 @bp.get("/account/devices", endpoint="devices")
 def devices_page():
-    this = current_device()
+    return _devices_page({}, 200)
+
+
+def _devices_page(errors: dict, status: int, minutes: str | None = None):
+    merchant = current_user.merchant
     return render_template("auth/devices.html", devices=devices.active_for(current_user),
-                           passkeys=passkeys.active_for(current_user), this_device=this)
+                           passkeys=passkeys.active_for(current_user), this_device=current_device(),
+                           errors=errors, minutes=minutes or (merchant.quick_lock_minutes if merchant else None),
+                           minute_choices=range(QUICK_LOCK_MIN_MINUTES, QUICK_LOCK_MAX_MINUTES + 1)), status
+
+
+@bp.post("/account/quick-lock")
+@owner_required
+def quick_lock():
+    """The owner's choice: after how long in the background the app asks for the PIN again."""
+    minutes = request.form.get("minutes", "")
+    try:
+        devices.set_quick_lock(current_user.merchant, minutes, current_user)
+    except Invalid as exc:
+        return _devices_page(exc.errors, 422, minutes)
+    flash(_("Saved."), "success")
+    return redirect(url_for("auth.devices"))
+
+
+@bp.post("/session/open")
+@reports_open
+def still_open():
+    """static/js/quick-lock.js: this page is on screen (every few seconds) or is leaving it (when the
+    app goes to the background). Only moves the session's alive_at (security.load_session)."""
+    return "", 204
 
 
 @bp.post("/account/devices/<public_id>/revoke")

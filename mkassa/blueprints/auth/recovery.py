@@ -1,7 +1,7 @@
 """Forgot password (M2) and forgot PIN (M3) for anyone; send password (M5.8) for the signed-in user."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -17,23 +17,37 @@ make_public("auth.recover", "auth.recover_confirm")
 
 
 def _reset(user, template_args: dict):
-    """Check the code and set the new password and PIN; the form again, with errors, otherwise."""
+    """Check the code and set the new password and PIN; the form again, with errors, otherwise.
+
+    The form keeps the code it was sent; the secrets stay only in the browser (auth/_reset_form.html).
+    """
     form = request.form
+    htmx = bool(request.headers.get("HX-Request"))
     try:
         device_token = recovery.reset(
             user, form.get("code", ""), form.get("password", ""), form.get("password_repeat", ""),
             form.get("pin", ""), form.get("pin_repeat", ""), request.user_agent.string)
     except Invalid as exc:
-        return render_template("auth/reset.html", errors=exc.errors, **template_args), 422
+        return _reset_form(exc.errors, template_args, htmx), 422
     except (otp.WrongCode, otp.Locked):
         # One message for wrong, expired, used-up and locked codes and for unknown phones alike.
-        return render_template("auth/reset.html", errors={"code": _("Wrong or expired code.")}, **template_args), 422
+        return _reset_form({"code": _("Wrong or expired code.")}, template_args, htmx), 422
     audit.record(user, "auth.password_reset", merchant_id=user.merchant_id)
     sign_in(user)
     flash(_("Your new password and PIN are set."), "success")
-    response = redirect(url_for("home.index"))
+    if htmx:  # the whole page moves on, not a page into the form
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = url_for("home.index")
+    else:
+        response = redirect(url_for("home.index"))
     set_device_cookie(response, device_token)
     return response
+
+
+def _reset_form(errors: dict, template_args: dict, htmx: bool) -> str:
+    args = {**template_args, "errors": errors, "code": request.form.get("code", "").strip()[:8],
+            "secrets_cleared": not htmx}
+    return render_template("auth/_reset_form.html" if htmx else "auth/reset.html", **args)
 
 
 @bp.route("/recover", methods=["GET", "POST"])
@@ -66,7 +80,7 @@ def recover_confirm():
     args = {"phone": phone, "action": url_for("auth.recover_confirm"), "resend": url_for("auth.recover")}
     if request.method == "POST":
         return _reset(recovery.user_for_phone(phone), args)
-    return render_template("auth/reset.html", errors={}, **args)
+    return render_template("auth/reset.html", errors={}, code="", **args)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -86,4 +100,4 @@ def send_password_confirm():
             "resend": url_for("auth.send_password")}
     if request.method == "POST":
         return _reset(current_user, args)
-    return render_template("auth/reset.html", errors={}, **args)
+    return render_template("auth/reset.html", errors={}, code="", **args)

@@ -10,11 +10,11 @@ from sqlalchemy.orm import joinedload
 from ... import live
 from ...extensions import db
 from ...models import Payment
-from ...security import merchant_user_required, scoped
+from ...security import merchant_user_required, passive, scoped
 from ...services.queries import encode_cursor, history_page, today_total
 from ...templating import local_dt
 from ..common import cursor_arg
-from ..pay import HEARTBEAT_SECONDS, STREAM_SECONDS, sse_message
+from ..pay import HEARTBEAT_SECONDS, STREAM_SECONDS, session_ended_event, sse_message
 
 bp = Blueprint("home", __name__)
 
@@ -49,6 +49,7 @@ def history():
 
 
 @bp.get("/events")
+@passive
 @merchant_user_required
 def events():
     """Server-sent events for the home screen: a row and today's figures whenever a payment changes."""
@@ -65,6 +66,10 @@ def _stream(subscription):
         yield ": open\n\n"
         while (left := deadline - monotonic()) > 0:
             public_id = subscription.get(timeout=min(HEARTBEAT_SECONDS, left))
+            # Checked at every wake-up: a screen whose session ended shows nothing more.
+            if ended := session_ended_event():
+                yield ended
+                return
             if public_id is None:
                 yield ": ping\n\n"
                 continue

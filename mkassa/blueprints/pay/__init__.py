@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ... import live
 from ...extensions import db
 from ...models import Payment, utcnow
-from ...security import get_scoped_or_404, merchant_user_required
+from ...security import get_scoped_or_404, merchant_user_required, passive, reauth_url, session_ended
 from ...services import ServiceError, accept, shifts
 from ...services.qr import qr_svg
 
@@ -22,6 +22,8 @@ bp = Blueprint("pay", __name__, url_prefix="/pay")
 STREAM_SECONDS = 55
 # A comment line this often keeps proxies from closing an idle stream and finds dead clients.
 HEARTBEAT_SECONDS = 15
+# The event a stream sends before it closes because the user's session ended (see live.js).
+SESSION_ENDED_EVENT = "session-ended"
 
 
 @bp.get("/")
@@ -82,6 +84,7 @@ def check(public_id: str):
 
 
 @bp.get("/<public_id>/events")
+@passive
 @merchant_user_required
 def events(public_id: str):
     """Server-sent events: the payment's view each time it changes, then `done` once it is final."""
@@ -102,7 +105,12 @@ def _stream(public_id: str, subscription):
             return
         yield ": open\n\n"
         while (left := deadline - monotonic()) > 0:
-            if subscription.get(timeout=min(HEARTBEAT_SECONDS, left)) is None:
+            changed = subscription.get(timeout=min(HEARTBEAT_SECONDS, left)) is not None
+            # Checked at every wake-up: a screen whose session ended shows nothing more.
+            if ended := session_ended_event():
+                yield ended
+                return
+            if not changed:
                 yield ": ping\n\n"
                 continue
             html, final = _current_view(public_id)
@@ -125,6 +133,16 @@ def _current_view(public_id: str) -> tuple[str, bool]:
 
 def sse_message(html: str) -> str:
     return "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
+
+
+def session_ended_event() -> str | None:
+    """`session-ended` with where to go (the lock or sign-in screen, then back to the page), once the
+    session behind a stream has ended; None while it lives. A live screen must not go stale silently:
+    static/js/live.js follows the event (#11)."""
+    ended = session_ended()
+    target = reauth_url() if ended else None
+    db.session.remove()
+    return f"event: {SESSION_ENDED_EVENT}\ndata: {target}\n\n" if ended else None
 
 
 def _view_context(payment: Payment, polling: bool = False) -> dict:

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ...security import merchant_user_required, owner_required
+from ..auth import own_device
 from ...services import Invalid
 from ...services import org
 
@@ -43,6 +44,7 @@ def index():
     merchant = current_user.merchant
     sections = [(endpoint, label) for endpoint, label, roles in SECTIONS if current_user.role in roles]
     return render_template("profile/index.html", merchant=merchant, sections=sections,
+                           quick_access_here=own_device() is not None,
                            operator_url=operator_link(merchant.legal_name, current_user.login,
                                                       g.settings.operator_whatsapp))
 

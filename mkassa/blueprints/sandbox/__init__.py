@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import SandboxSms
+from ...security import not_a_page
 from ...services import Invalid, sandbox_bank
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
@@ -27,6 +28,7 @@ def sms():
 
 
 @bp.get("/sms.json")
+@not_a_page
 def sms_json():
     return jsonify([{"id": m.id, "phone": m.phone, "sender": m.sender, "text": m.text,
                      "created_at": m.created_at.isoformat()} for m in _messages()])

@@ -13,4 +13,49 @@
     }
   }
   setTimeout(connect);
+
+  // A live screen whose session ended must not go stale silently (#11). The stream says so with
+  // `session-ended` and where to go (the lock or sign-in screen, coming back here); a reconnect
+  // refused with 401 means the same, and reloading the page lets the server send us there.
+  let leaving = false;
+  function leave(target) {
+    if (leaving) return;
+    leaving = true;
+    const url = target ? new URL(target, location.href) : null;
+    if (url && url.origin === location.origin) location.assign(url.href);
+    else location.reload();
+  }
+  document.addEventListener("session-ended", (evt) => leave(evt.detail?.data));
+  document.addEventListener("htmx:sse:error", (evt) => {
+    if (evt.detail?.status === 401) leave(null);
+  });
+
+  // Home's history, newest first, a heading per day: a live row arrives at the top with its day's
+  // heading (it used to land above today's heading, #11). File it under that day's heading when the
+  // screen has one, else keep the new heading; an older day not loaded yet comes with its page.
+  function file(history) {
+    const heading = history.firstElementChild;
+    const row = heading?.nextElementSibling;
+    if (!heading?.matches(".history-day[data-day]") || !row?.matches(".payment-row")) return;
+    const day = heading.dataset.day;
+    const later = [...history.children].slice(2).filter((li) => li.matches(".history-day[data-day]"));
+    const same = later.find((h) => h.dataset.day === day);
+    if (same) {
+      heading.remove();
+      same.after(row);
+    } else if (later.some((h) => h.dataset.day > day)) {
+      const older = later.find((h) => h.dataset.day < day);
+      const more = history.querySelector(":scope > li.more");
+      if (older) older.before(heading, row);
+      else if (more) { heading.remove(); row.remove(); }
+      else history.append(heading, row);
+    }
+  }
+  function watch() {
+    const history = document.getElementById("history");
+    if (!history) return;
+    new MutationObserver(() => file(history)).observe(history, { childList: true });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", watch);
+  else watch();
 })();

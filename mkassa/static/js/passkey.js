@@ -25,7 +25,11 @@
       body: JSON.stringify(body || {}),
     });
     const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.error || response.statusText);
+    if (!response.ok) {
+      const err = new Error(data.error || response.statusText);
+      err.translated = Boolean(data.error); // the server's message is in the page's language
+      throw err;
+    }
     return data;
   }
 
@@ -75,7 +79,8 @@
       const result = await post(button.dataset.url, credentialJson(credential));
       window.location.assign(result.redirect);
     } catch (err) {
-      error.textContent = err.message;
+      // The browser's own WebAuthn errors are English-only: the page carries a translated one (#11).
+      error.textContent = err.translated ? err.message : error.dataset.failed;
       error.hidden = false;
       button.disabled = false;
     }
