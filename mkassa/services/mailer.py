@@ -19,7 +19,7 @@ from typing import Any
 from flask import current_app
 from flask_mail import Message
 
-from ..extensions import mail
+from ..extensions import db, mail
 from ..models import OutboxMessage
 from . import outbox
 
@@ -53,15 +53,22 @@ def mail_dir() -> Path:
 
 
 @outbox.handler(KIND)
-def deliver(payload: dict[str, Any], msg: OutboxMessage) -> None:
+def deliver(payload: dict[str, Any], msg: outbox.Delivery) -> None:
     message = _composers[payload["type"]](payload)
+    # Composed from the database: that transaction ends before the SMTP server is reached.
+    db.session.commit()
     if message is None:
         log.info("e-mail %s (%s) dropped: nothing to send any more", msg.id, payload["type"])
         return
+    send(message, msg.id)
+
+
+def send(message: Message, outbox_id: int) -> None:
+    """Hand the message to the SMTP server (or to instance/mail/ without one)."""
     if current_app.config["MAIL_SUPPRESS_SEND"]:
-        path = mail_dir() / f"{msg.id}.eml"
+        path = mail_dir() / f"{outbox_id}.eml"
         path.write_bytes(message.as_bytes())
         log.info("e-mail %s not sent (no MAIL_SERVER): written to %s, to %s, subject %r",
-                 msg.id, path, ", ".join(map(str, message.recipients)), message.subject)
+                 outbox_id, path, ", ".join(map(str, message.recipients)), message.subject)
         return
     mail.send(message)
