@@ -274,3 +274,25 @@ def test_two_worker_processes_deliver_each_sms_once_and_run_each_job_once(app, w
     assert codes == [0, 0]
     assert sorted(body["text"] for _at, _h, body in gateway.received) == sorted(f"m{n}" for n in range(20))
     assert runs == 1  # an hourly job: one of the two workers ran it, once
+
+
+def test_a_silent_smtp_server_fails_the_attempt_in_time_and_the_mail_is_kept(app, make_app, monkeypatch):
+    """An SMTP server that accepts the connection and never speaks must not hold the worker."""
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    monkeypatch.setattr(mailer, "SMTP_TIMEOUT_SECONDS", 0.5)
+    app = make_app(mail_server="127.0.0.1", mail_port=listener.getsockname()[1])
+    try:
+        with app.app_context():
+            mailer.queue("drill_note", {"to": "owner@example.com"})
+            db.session.commit()
+            started = time.monotonic()
+            assert outbox.dispatch_due() == 0
+            assert time.monotonic() - started < 5
+            msg = db.session.scalar(select(OutboxMessage))
+            assert msg.status == "pending" and "timed out" in msg.last_error
+            db.session.remove()
+    finally:
+        listener.close()
