@@ -85,14 +85,18 @@ def _run(job: Job, worker_id: str) -> str | None:
     except Exception as exc:  # a failing job must not stop the others, nor the worker
         db.session.rollback()
         error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
-        log.exception("job %s failed", job.name)
-        _record(job.name, worker_id, error)
+        in_a_row = _record(job.name, worker_id, error)
+        if in_a_row <= 1:  # the traceback once; a long outage then logs one line per interval
+            log.exception("job %s failed", job.name)
+        else:
+            log.error("job %s failed again (%s in a row): %s", job.name, in_a_row, error)
         return error
     _record(job.name, worker_id, None)
     return None
 
 
-def _record(name: str, worker_id: str, error: str | None) -> None:
+def _record(name: str, worker_id: str, error: str | None) -> int:
+    """Store the outcome; returns the failures in a row (0 after a success, or if it cannot tell)."""
     now = utcnow()
     values: dict[str, Any] = dict(locked_until=None, locked_by=None, last_finished_at=now,
                                   runs_total=JobState.runs_total + 1)
@@ -107,10 +111,13 @@ def _record(name: str, worker_id: str, error: str | None) -> None:
                                                   or_(JobState.locked_by == worker_id,
                                                       JobState.locked_by.is_(None)))
                            .values(**values))
+        failures = db.session.scalar(select(JobState.failures).where(JobState.name == name)) or 0
         db.session.commit()
+        return failures
     except Exception:
         db.session.rollback()
         log.exception("could not record the outcome of job %s", name)
+        return 0
 
 
 def run_due(worker_id: str, now: datetime | None = None,

@@ -196,3 +196,16 @@ def test_purge_works_in_batches(app, monkeypatch):
         db.session.add(IdempotencyKey(scope="s", key=f"k{n}", request_hash="h", created_at=old))
     db.session.commit()
     assert housekeeping.purge_idempotency_keys() == 5
+
+
+def test_a_failing_job_is_logged_with_its_error_and_a_long_outage_does_not_flood_the_log(
+        app, only_test_jobs, caplog):
+    add, calls = only_test_jobs
+    add("bank_down", 1, ConnectionRefusedError("core bank refused"))
+    with time_machine.travel(utcnow(), tick=False) as clock, caplog.at_level("ERROR", logger="mkassa.services.jobs"):
+        jobs.run_due("w1")
+        clock.shift(timedelta(seconds=1))
+        jobs.run_due("w1")
+    first, second = [r for r in caplog.records if r.name == "mkassa.services.jobs"]
+    assert first.exc_info and "bank_down" in first.getMessage()
+    assert not second.exc_info and "2 in a row" in second.getMessage() and "core bank refused" in second.getMessage()
