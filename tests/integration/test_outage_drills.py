@@ -5,9 +5,7 @@ The app runs with production adapters pointed at local servers that refuse, answ
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -296,3 +294,13 @@ def test_a_silent_smtp_server_fails_the_attempt_in_time_and_the_mail_is_kept(app
             db.session.remove()
     finally:
         listener.close()
+
+
+def test_the_suite_instrument_fails_a_gateway_call_made_inside_a_transaction(app, _no_gateway_call_in_a_transaction):
+    from ..conftest import TransactionOpenDuringGatewayCall
+    db.session.execute(select(1))  # a transaction is now open
+    with pytest.raises(TransactionOpenDuringGatewayCall):
+        corebank.find_payment("01JNOSUCHPAYMENT0000000000")
+    _no_gateway_call_in_a_transaction.clear()  # seen: this test's own violation is expected
+    db.session.commit()
+    assert corebank.find_payment("01JNOSUCHPAYMENT0000000000") is None
