@@ -52,6 +52,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         RATELIMIT_HEADERS_ENABLED=True,
         MAIL_SERVER=settings.mail_server or "localhost",
         MAIL_PORT=settings.mail_port,
+        MAIL_USE_TLS=settings.mail_use_tls,
+        MAIL_USE_SSL=settings.mail_use_ssl,
+        MAIL_USERNAME=settings.mail_username or None,
+        MAIL_PASSWORD=settings.mail_password or None,
         MAIL_DEFAULT_SENDER=settings.mail_sender,
         MAIL_SUPPRESS_SEND=not settings.mail_server,
     )
@@ -59,6 +63,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     from .services import rollup  # noqa: F401  (keeps payment_day exact on every flush)
+    from .services import housekeeping  # noqa: F401  (registers its periodic jobs)
     migrate.init_app(app, db, directory=str(_root() / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -167,15 +172,14 @@ def _register_request_hooks(app: Flask) -> None:
     def _start_dispatcher():
         settings = app.extensions["mkassa.settings"]
         if settings.outbox_inprocess and "mkassa.dispatcher" not in app.extensions:
-            from .services.outbox import InProcessDispatcher
-            dispatcher = InProcessDispatcher()
-            app.extensions["mkassa.dispatcher"] = dispatcher
-            dispatcher.start(app)
+            from .worker import Worker
+            worker = Worker(app, kind="thread")
+            app.extensions["mkassa.dispatcher"] = worker
+            worker.start_threads()
         g.settings = settings
 
-    @app.get("/healthz", endpoint="health")
-    def health():
-        return {"status": "ok"}
+    from .health import register as register_health
+    register_health(app)
 
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:

@@ -62,22 +62,24 @@ def demo_bigdata(payments: int, days: int) -> None:
 
 @outbox_cli.command("once")
 def outbox_once() -> None:
-    """Deliver what is due now, once."""
-    from .services.outbox import dispatch_due, run_periodic
-    run_periodic()
+    """Run every periodic job once, then deliver what is due now."""
+    from .services import jobs
+    from .services.outbox import dispatch_due
+    for name, error in jobs.run_all().items():
+        if error:
+            click.echo(f"job {name} failed: {error}", err=True)
     click.echo(f"delivered {dispatch_due()}")
 
 
 @outbox_cli.command("run")
-@click.option("--interval", default=1.0, show_default=True)
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between looks for due messages.")
 def outbox_run(interval: float) -> None:
-    """Deliver the outbox and run periodic jobs until stopped (the production worker)."""
-    from .services.outbox import dispatch_due, run_periodic
-    while True:
-        run_periodic()
-        dispatch_due()
-        db.session.remove()
-        time.sleep(interval)
+    """Deliver the outbox and run the periodic jobs until SIGTERM (the production worker).
+
+    Survives any failure of a handler, a job or the database; several may run at once.
+    """
+    from .worker import Worker
+    Worker(current_app._get_current_object(), kind="process", poll_seconds=interval).run_forever()
 
 
 def register(app: Flask) -> None:

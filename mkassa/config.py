@@ -24,18 +24,40 @@ MAX_FORM_PARTS = 200
 SESSION_IDLE_SECONDS = 30 * 60
 SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60
 
+# Settings production refuses to start without (besides the checks in Settings.check).
+PRODUCTION_REQUIRED = ("sms_gateway_token", "corebank_token", "mail_server")
+
 # Secrets that are generated into instance/ on the first run of the embedded default.
 GENERATED_SECRETS = ("SECRET_KEY", "WEBHOOK_SECRET")
+
+
+# The sender of e-mail written to instance/mail/ under `make run`; production must name a real one.
+DEV_MAIL_SENDER = "MKASSA <no-reply@mkassa.local>"
 
 
 class UnsafeConfiguration(RuntimeError):
     """Raised when production settings would put money or people at risk."""
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+# Fields that no environment variable of their own name sets (instance_path: MKASSA_INSTANCE_PATH).
+NOT_FROM_ENV = frozenset({"instance_path", "testing", "extra"})
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable of a Settings field: its name in capitals."""
+    return field_name.upper()
+
+
+def _parse(name: str, kind: Any, raw: str) -> Any:
+    kind = getattr(kind, "__name__", kind)  # annotations are strings here (from __future__)
+    if kind == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise UnsafeConfiguration(f"{name} must be a whole number, not {raw!r}") from None
+    return raw
 
 
 @dataclass(frozen=True)
@@ -65,9 +87,14 @@ class Settings:
     # Sandbox: delay before a received payment settles to "available" (seconds).
     sandbox_settle_seconds: int = 10
     sandbox_payout_seconds: int = 15
+    # SMTP for shift reports; production needs MAIL_SERVER and a real MAIL_SENDER.
     mail_server: str = ""
     mail_port: int = 25
-    mail_sender: str = "MKASSA <no-reply@mkassa.local>"
+    mail_use_tls: bool = False  # STARTTLS on MAIL_PORT (usually 587)
+    mail_use_ssl: bool = False  # TLS from the first byte (usually 465)
+    mail_username: str = ""
+    mail_password: str = ""
+    mail_sender: str = DEV_MAIL_SENDER
     # Shifts still open at this hour (Bishkek, 0-23) are closed automatically (M5.5).
     shift_autoclose_hour: int = 4
     # Web push (VAPID "sub" claim): how a push service reaches the operator; mailto: or https:.
@@ -87,41 +114,23 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Each field from the variable named like it in capitals (`mail_sender` ← MAIL_SENDER), the
+        one rule: a new field needs no second line here. An empty variable keeps the default."""
         env = os.environ if env is None else env
-        instance = env.get("MKASSA_INSTANCE_PATH") or str(Path(__file__).resolve().parent.parent / "instance")
-        mode = env.get("BANK_MODE", "sandbox")
+        mode = env.get("BANK_MODE") or cls.bank_mode
         values: dict[str, Any] = dict(
-            bank_mode=mode,
-            secret_key=env.get("SECRET_KEY", ""),
-            database_url=env.get("DATABASE_URL", ""),
-            redis_url=env.get("REDIS_URL", ""),
-            instance_path=instance,
-            webhook_secret=env.get("WEBHOOK_SECRET", ""),
-            sms_sender=env.get("SMS_SENDER", "333-SVK"),
-            sms_gateway_url=env.get("SMS_GATEWAY_URL", ""),
-            sms_gateway_token=env.get("SMS_GATEWAY_TOKEN", ""),
-            corebank_url=env.get("COREBANK_URL", ""),
-            corebank_token=env.get("COREBANK_TOKEN", ""),
-            session_cookie_secure=_bool(env.get("SESSION_COOKIE_SECURE"), mode == "production"),
-            mail_server=env.get("MAIL_SERVER", ""),
-            mail_port=int(env.get("MAIL_PORT", "25")),
-            operator_whatsapp=env.get("OPERATOR_WHATSAPP", "996312000000"),
-            map_tiles_url=env.get("MAP_TILES_URL", cls.map_tiles_url),
-            outbox_inprocess=_bool(env.get("OUTBOX_INPROCESS"), mode == "sandbox"),
-            log_level=env.get("LOG_LEVEL", "INFO"),
-            ratelimit_key_prefix=env.get("RATELIMIT_KEY_PREFIX", "mkassa"),
+            instance_path=env.get("MKASSA_INSTANCE_PATH") or str(Path(__file__).resolve().parent.parent / "instance"),
+            # Defaults that follow the mode: production is safe unless told otherwise.
+            session_cookie_secure=mode == "production",
+            outbox_inprocess=mode == "sandbox",
         )
-        for name, attr in (("PAYMENT_LIFETIME_SECONDS", "payment_lifetime_seconds"),
-                           ("SANDBOX_SETTLE_SECONDS", "sandbox_settle_seconds"),
-                           ("SANDBOX_PAYOUT_SECONDS", "sandbox_payout_seconds"),
-                           ("MAX_PAYMENT_TYIYN", "max_payment_tyiyn"),
-                           ("SHIFT_AUTOCLOSE_HOUR", "shift_autoclose_hour")):
-            if env.get(name):
-                values[attr] = int(env[name])
-        for name, attr in (("ELQR_BASE_URL", "elqr_base_url"), ("ELQR_PROVIDER_ID", "elqr_provider_id"),
-                           ("ELQR_SERVICE_CODE", "elqr_service_code"), ("VAPID_SUBJECT", "vapid_subject")):
-            if env.get(name):
-                values[attr] = env[name]
+        for f in fields(cls):
+            if f.name in NOT_FROM_ENV:
+                continue
+            raw = env.get(env_name(f.name))
+            if raw is None or raw.strip() == "":
+                continue
+            values[f.name] = _parse(env_name(f.name), f.type, raw)
         values.update(overrides)
         return cls(**values)
 
@@ -153,6 +162,15 @@ class Settings:
             problems.append("DATABASE_URL must point to PostgreSQL, not SQLite")
         if not self.sms_gateway_url or not self.corebank_url:
             problems.append("SMS_GATEWAY_URL and COREBANK_URL are required: sandbox adapters are refused")
+        for name in PRODUCTION_REQUIRED:
+            if not getattr(self, name):
+                problems.append(f"{env_name(name)} is required in production")
+        if self.mail_sender == DEV_MAIL_SENDER:
+            problems.append("MAIL_SENDER must be the Bank's own address, not the development one")
+        if self.mail_username and not self.mail_password:
+            problems.append("MAIL_PASSWORD is required with MAIL_USERNAME")
+        if self.mail_use_tls and self.mail_use_ssl:
+            problems.append("MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL exclude each other: choose one")
         if not self.session_cookie_secure:
             problems.append("SESSION_COOKIE_SECURE must stay on")
         if problems:
@@ -160,7 +178,7 @@ class Settings:
 
     def public_dict(self) -> dict[str, Any]:
         """Settings safe to show an operator: secrets are masked."""
-        hidden = {"secret_key", "webhook_secret", "sms_gateway_token", "corebank_token"}
+        hidden = {"secret_key", "webhook_secret", "sms_gateway_token", "corebank_token", "mail_password"}
         return {f.name: ("***" if f.name in hidden and getattr(self, f.name) else getattr(self, f.name))
                 for f in fields(self)}
 

@@ -7,7 +7,7 @@ before the view runs, so the unique constraint decides between concurrent duplic
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask, Response, abort, g, request, session
 from flask_babel import gettext as _
@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
-from .models import IdempotencyKey, utcnow
+from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 KEY_MAX_LENGTH = 128
@@ -103,9 +103,9 @@ def release() -> None:
         db.session.commit()
 
 
-def purge_expired() -> int:
-    result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - KEY_LIFETIME))
-    return result.rowcount
+def expired(now: datetime):
+    """Keys past KEY_LIFETIME (deleted by the housekeeping job, services.housekeeping)."""
+    return IdempotencyKey.created_at < now - KEY_LIFETIME
 
 
 def init_app(app: Flask) -> None:

@@ -14,19 +14,23 @@ from ..services import outbox
 HTTP_TIMEOUT_SECONDS = 10
 
 
-def send_sms(payload: dict[str, Any], msg: OutboxMessage) -> None:
+def send_sms(payload: dict[str, Any], msg: outbox.Delivery) -> None:
     settings = current_app.extensions["mkassa.settings"]
     if settings.sandbox:
-        # Same transaction as marking the outbox row sent: delivered exactly once.
-        db.session.add(SandboxSms(outbox_id=msg.id, phone=payload["phone"],
-                                  sender=settings.sms_sender, text=payload["text"]))
+        _store_in_sandbox(settings, payload, msg)
     else:
         _post_to_gateway(settings, payload, msg)
     # The text may carry a password or code: once delivered, the outbox keeps no copy of it.
     msg.payload = {"phone": payload["phone"], "text": "[delivered]"}
 
 
-def _post_to_gateway(settings, payload: dict[str, Any], msg: OutboxMessage) -> None:
+def _store_in_sandbox(settings, payload: dict[str, Any], msg: outbox.Delivery) -> None:
+    # Same transaction as marking the outbox row sent: delivered exactly once.
+    db.session.add(SandboxSms(outbox_id=msg.id, phone=payload["phone"],
+                              sender=settings.sms_sender, text=payload["text"]))
+
+
+def _post_to_gateway(settings, payload: dict[str, Any], msg: outbox.Delivery | OutboxMessage) -> None:
     body = json.dumps({"sender": settings.sms_sender, "phone": payload["phone"],
                        "text": payload["text"]}).encode()
     request = urllib.request.Request(settings.sms_gateway_url, data=body, method="POST", headers={

@@ -9,10 +9,10 @@ from .payout import Payout, SandboxBankPayout
 from .push import PushSubscription
 from .report import ExportJob
 from .shift import Shift
-from .system import AuditEvent, IdempotencyKey, OutboxMessage, SandboxSms
+from .system import AuditEvent, IdempotencyKey, JobState, OutboxMessage, SandboxSms, WorkerHeartbeat
 from .user import User, UserSession
 
 __all__ = [
     "AuditEvent", "Device", "OneTimeCode", "OtpFailure", "OtpLock", "Passkey", "WebAuthnChallenge", "BankWebhookEvent", "ExportJob", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
-    "OutboxMessage", "Payment", "PaymentDay", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxSms", "Shift", "User", "UserSession", "utcnow",
+    "JobState", "OutboxMessage", "Payment", "PaymentDay", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxSms", "Shift", "User", "UserSession", "WorkerHeartbeat", "utcnow",
 ]

@@ -20,10 +20,13 @@ from ..models import Payment, User, utcnow
 from ..models.payment import CURRENCY_KGS
 from ..money import MoneyError
 from ..templating import money, read_amount
-from . import Conflict, Invalid, outbox, payments, shifts
+from . import Conflict, Invalid, jobs, payments, shifts
 
 # Rows handled per beat of the periodic jobs, so one beat never holds the database long.
 JOB_BATCH_SIZE = 100
+# How often the periodic jobs run (seconds): overdue payments are asked about, sandbox ones settle.
+RECONCILE_EVERY_SECONDS = 5
+SETTLE_EVERY_SECONDS = 2
 
 
 def create_qr_payment(user: User, amount_text: str, settings: Settings, now: datetime | None = None) -> Payment:
@@ -112,16 +115,22 @@ def _announce(payment: Payment) -> None:
 # ---------------------------------------------------------------------------------- reconciliation
 
 
-def reconcile(payment: Payment, now: datetime | None = None) -> str:
-    """Ask the Bank about one pending payment and apply its answer; returns the payment's status.
+def ask_bank(public_id: str) -> corebank.BankPayment | None:
+    """The Bank's record of a payment. Called with no transaction open (see reconcile_overdue)."""
+    return corebank.find_payment(public_id)
+
+
+def apply_bank_answer(payment_id: int, found: corebank.BankPayment | None, now: datetime | None = None) -> Payment:
+    """Apply what the Bank said of one payment, under its row lock; returns the payment.
 
     A payment the Bank paid is confirmed; one the Bank has nothing for expires once its lifetime is
-    over (a later payment still lands, flagged).
+    over (a later payment still lands, flagged). A payment finished meanwhile is left as it is.
     """
     now = now or utcnow()
+    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
+                                .execution_options(populate_existing=True))
     if payment.status != "pending":
-        return payment.status
-    found = corebank.find_payment(payment.public_id)
+        return payment
     if found is not None and found.status == "succeeded":
         if found.amount == payment.amount and found.currency == payment.currency and found.bank_txn_id:
             confirm_success(payment, Success(found.bank_txn_id, found.amount, found.currency, found.payer_bank,
@@ -131,22 +140,31 @@ def reconcile(payment: Payment, now: datetime | None = None) -> str:
     elif payment.expires_at is not None and payment.expires_at <= now:
         payments.transition(payment, "expired", now)
         _announce(payment)
-    return payment.status
+    return payment
 
 
-@outbox.periodic
+@jobs.periodic("reconcile_payments", every_seconds=RECONCILE_EVERY_SECONDS)
 def reconcile_overdue() -> int:
-    """Pending payments past their lifetime: repaired from the Bank's records, or expired."""
+    """Pending payments past their lifetime: repaired from the Bank's records, or expired.
+
+    The ids are read and the transaction ended; the Bank is asked about each with no transaction or
+    lock open (a webhook for the same payment is never kept waiting on a slow Bank); each answer is
+    applied under the row's lock and committed on its own. A Bank that does not answer fails the job,
+    which runs again at its next interval; what was applied before stays applied.
+    """
     now = utcnow()
-    overdue = db.session.scalars(
-        select(Payment).where(Payment.status == "pending", Payment.expires_at <= now)
-        .order_by(Payment.expires_at).limit(JOB_BATCH_SIZE).with_for_update(skip_locked=True)).all()
-    for payment in overdue:
-        reconcile(payment, now)
+    overdue = db.session.execute(
+        select(Payment.id, Payment.public_id).where(Payment.status == "pending", Payment.expires_at <= now)
+        .order_by(Payment.expires_at).limit(JOB_BATCH_SIZE)).all()
+    db.session.commit()
+    for payment_id, public_id in overdue:
+        found = corebank.find_payment(public_id)
+        apply_bank_answer(payment_id, found, now)
+        db.session.commit()
     return len(overdue)
 
 
-@outbox.periodic
+@jobs.periodic("settle_sandbox_payments", every_seconds=SETTLE_EVERY_SECONDS)
 def settle_sandbox() -> int:
     """Sandbox only: succeeded payments settle to "available" after SANDBOX_SETTLE_SECONDS.
 

@@ -17,11 +17,11 @@ from typing import Any, Callable, Sequence
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import AuditEvent, BankWebhookEvent, Merchant, OutboxMessage, Payment, Payout, User
+from ..models import AuditEvent, BankWebhookEvent, Merchant, OutboxMessage, Payment, Payout, User, WorkerHeartbeat
 from ..models.payment import STATUSES as PAYMENT_STATUSES
 from ..models.payout import PAYOUT_STATUSES
 from ..models.system import OUTBOX_STATUSES
@@ -304,3 +304,71 @@ def set_user_active(user: User, active: bool, actor: User) -> User:
     audit.record(actor, "user.activate" if active else "user.deactivate", merchant_id=user.merchant_id, obj=user)
     return user
 
+
+
+# ------------------------------------------------------------------------- workers, backlog, jobs
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    id: str
+    kind: str
+    started_at: datetime
+    seen_at: datetime
+    delivered: int
+    alive: bool
+
+
+@dataclass(frozen=True)
+class JobRow:
+    name: str
+    every_seconds: int
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    failures: int
+    failures_total: int
+    runs_total: int
+    failing: bool
+
+
+@dataclass(frozen=True)
+class Background:
+    workers: list[WorkerRow]
+    due: int
+    backlog_seconds: int
+    dead: int
+    jobs: list[JobRow]
+
+
+# Workers silent for longer than this are no longer listed (they stopped without signing off).
+WORKERS_SHOWN_FOR = timedelta(hours=1)
+
+
+def background(now: datetime | None = None) -> Background:
+    """The workers, the outbox backlog and the periodic jobs, for the console's "Workers" page."""
+    from ..worker import HEARTBEAT_MAX_AGE
+    from . import jobs
+    from . import outbox as outbox_service
+    now = now or datetime.now(timezone.utc)
+    workers = [WorkerRow(w.id, w.kind, w.started_at, w.seen_at, w.delivered, now - w.seen_at <= HEARTBEAT_MAX_AGE)
+               for w in db.session.scalars(select(WorkerHeartbeat)
+                                           .where(WorkerHeartbeat.seen_at >= now - WORKERS_SHOWN_FOR)
+                                           .order_by(WorkerHeartbeat.seen_at.desc()))]
+    due = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)) or 0
+    dead = db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                             .where(OutboxMessage.status == "dead")) or 0
+    every = {job.name: int(job.every.total_seconds()) for job in jobs.registered()}
+    rows = [JobRow(s.name, every.get(s.name, 0), s.last_success_at, s.last_error, s.last_error_at,
+                   s.failures or 0, s.failures_total or 0, s.runs_total or 0, bool(s.failures))
+            for s in jobs.states()]
+    return Background(workers, due, int(outbox_service.backlog_age_seconds(now)), dead, rows)
+
+
+def retry_outbox_message(by: User, msg_id: int) -> None:
+    """An operator sends a dead message again (after fixing what killed it)."""
+    from . import outbox as outbox_service
+    if not outbox_service.retry_dead(msg_id):
+        raise Conflict(_("Only a dead message can be retried."))
+    audit.record(by, "outbox.retry", data={"outbox_id": msg_id})

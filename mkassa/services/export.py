@@ -27,8 +27,7 @@ from sqlalchemy import func, or_, select, update
 from ..extensions import db
 from ..models import ExportJob, Merchant, Payment, Point, User, utcnow
 from ..timeutil import to_local
-from . import Conflict, reports, statement
-from .outbox import periodic
+from . import Conflict, jobs, reports, statement
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +44,8 @@ KEEP_SECONDS = 24 * 3600
 MAX_OPEN_JOBS_PER_USER = 2
 # A job whose worker died is taken up again after this.
 CLAIM_SECONDS = 15 * 60
+# How often waiting exports are looked for (seconds): the user is watching the progress bar.
+EXPORT_EVERY_SECONDS = 2
 BOLD = Font(bold=True)
 
 
@@ -240,7 +241,7 @@ def _claim(now: datetime) -> ExportJob | None:
     return db.session.get(ExportJob, job_id) if claimed.rowcount == 1 else None
 
 
-@periodic
+@jobs.periodic("export_jobs", every_seconds=EXPORT_EVERY_SECONDS)
 def run_export_jobs() -> None:
     """One waiting export per beat, plus the clean-up of expired files.
 

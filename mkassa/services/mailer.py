@@ -12,14 +12,16 @@ and subject are logged, never its body.
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
+import flask_mail
 from flask_mail import Message
 
-from ..extensions import mail
+from ..extensions import db
 from ..models import OutboxMessage
 from . import outbox
 
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 KIND = "email"
 # Folder under instance/ where e-mail lands when no SMTP server is configured.
 MAIL_DIR = "mail"
+# Connecting to and talking with the SMTP server: past this, the attempt fails and is retried later.
+SMTP_TIMEOUT_SECONDS = 20
 
 Composer = Callable[[dict[str, Any]], Message | None]
 _composers: dict[str, Composer] = {}
@@ -53,15 +57,36 @@ def mail_dir() -> Path:
 
 
 @outbox.handler(KIND)
-def deliver(payload: dict[str, Any], msg: OutboxMessage) -> None:
+def deliver(payload: dict[str, Any], msg: outbox.Delivery) -> None:
     message = _composers[payload["type"]](payload)
+    # Composed from the database: that transaction ends before the SMTP server is reached.
+    db.session.commit()
     if message is None:
         log.info("e-mail %s (%s) dropped: nothing to send any more", msg.id, payload["type"])
         return
+    send(message, msg.id)
+
+
+def send(message: Message, outbox_id: int) -> None:
+    """Hand the message to the SMTP server (or to instance/mail/ without one)."""
     if current_app.config["MAIL_SUPPRESS_SEND"]:
-        path = mail_dir() / f"{msg.id}.eml"
+        path = mail_dir() / f"{outbox_id}.eml"
         path.write_bytes(message.as_bytes())
         log.info("e-mail %s not sent (no MAIL_SERVER): written to %s, to %s, subject %r",
-                 msg.id, path, ", ".join(map(str, message.recipients)), message.subject)
+                 outbox_id, path, ", ".join(map(str, message.recipients)), message.subject)
         return
-    mail.send(message)
+    with _Connection(current_app.extensions["mail"]) as connection:
+        message.send(connection)
+
+
+class _Connection(flask_mail.Connection):
+    """Flask-Mail's connection, with a timeout: a silent SMTP server must not hold a worker forever."""
+
+    def configure_host(self) -> smtplib.SMTP:
+        factory = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = factory(self.mail.server, self.mail.port, timeout=SMTP_TIMEOUT_SECONDS)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host

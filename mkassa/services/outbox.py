@@ -3,17 +3,21 @@
 A side effect is queued as a row in the same transaction as the change that caused it, so a crash
 never loses one and a rollback never sends one. The dispatcher claims a due row with a guarded
 UPDATE (so two dispatchers never deliver the same row at once), delivers it outside any
-transaction, then marks it sent or schedules a retry with exponential back-off.
+transaction, then marks it sent or schedules a retry with exponential back-off. A claim whose worker
+died (SIGKILL) expires after CLAIM_SECONDS and the message is delivered again, by the same id: the
+gateways drop a repeated Idempotency-Key built from it, so nothing is sent twice.
+
+Delivery runs in its own loop (mkassa/worker.py), apart from the periodic jobs (services/jobs.py).
 """
 from __future__ import annotations
 
 import logging
-import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, or_, select, update
+from flask import current_app, has_app_context
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
@@ -26,8 +30,10 @@ BACKOFF_MAX_SECONDS = 15 * 60
 MAX_ATTEMPTS = 12
 CLAIM_SECONDS = 120  # a claimed row whose dispatcher died becomes due again after this
 BATCH_SIZE = 50
+# Delivered messages are kept this long (for the console and support), then deleted by housekeeping.
+DELIVERED_RETENTION = timedelta(days=30)
 
-Handler = Callable[[dict[str, Any], OutboxMessage], None]
+Handler = Callable[[dict[str, Any], "Delivery"], None]
 _handlers: dict[str, Handler] = {}
 
 
@@ -64,8 +70,25 @@ def _claim(msg_id: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def dispatch_due(now: datetime | None = None, limit: int = BATCH_SIZE) -> int:
-    """Deliver due messages; returns how many were delivered. Commits its own transactions."""
+@dataclass
+class Delivery:
+    """The message a handler delivers: a copy, not the row, so that no transaction stays open while
+    the handler talks to a gateway. A handler may replace `payload` (what is kept once delivered)."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+def dispatch_due(now: datetime | None = None, limit: int = BATCH_SIZE,
+                 should_stop: Callable[[], bool] = lambda: False) -> int:
+    """Deliver due messages; returns how many were delivered. Commits its own transactions.
+
+    Each message is claimed (committed), read, and the transaction ended before its handler runs:
+    a handler that reads the database commits again before it calls out. `should_stop` is asked
+    between messages, so a worker told to stop finishes the message in hand and no other.
+    """
     now = now or utcnow()
     due = db.session.scalars(
         select(OutboxMessage.id)
@@ -75,88 +98,62 @@ def dispatch_due(now: datetime | None = None, limit: int = BATCH_SIZE) -> int:
     db.session.commit()
     delivered = 0
     for msg_id in due:
+        if should_stop():
+            break
         if not _claim(msg_id, now):
             continue
-        msg = db.session.get(OutboxMessage, msg_id)
+        row = db.session.get(OutboxMessage, msg_id)
+        delivery = Delivery(row.id, row.kind, dict(row.payload), row.attempts)
+        db.session.commit()
         try:
-            deliver = _handlers[msg.kind]
-            deliver(msg.payload, msg)
+            deliver = _handlers[delivery.kind]
+            deliver(dict(delivery.payload), delivery)
         except Exception as exc:  # any failure is retried: the message must not be lost
             db.session.rollback()
-            msg = db.session.get(OutboxMessage, msg_id)
-            msg.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-            msg.locked_until = None
-            if msg.attempts >= MAX_ATTEMPTS:
-                msg.status = "dead"
-                log.error("outbox message %s (%s) is dead after %s attempts", msg.id, msg.kind, msg.attempts)
-            else:
-                msg.next_attempt_at = utcnow() + timedelta(seconds=backoff_seconds(msg.attempts))
-                log.warning("outbox message %s (%s) failed, retrying: %s", msg.id, msg.kind, type(exc).__name__)
-            db.session.commit()
+            _failed(msg_id, exc)
             continue
+        msg = db.session.get(OutboxMessage, msg_id)
         msg.status, msg.sent_at, msg.locked_until, msg.last_error = "sent", utcnow(), None, None
+        msg.payload = delivery.payload
         db.session.commit()
         delivered += 1
     return delivered
 
 
-class InProcessDispatcher:
-    """Delivers the outbox from a daemon thread of the web process (the embedded default).
-
-    Woken right after a commit that queued something, so an SMS shows at once; polls otherwise,
-    to pick up retries. Production runs `flask outbox run` as a worker instead.
-    """
-
-    POLL_SECONDS = 1.0
-
-    def __init__(self) -> None:
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-
-    def start(self, app: Flask) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, args=(app,), name="outbox", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self, app: Flask) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.POLL_SECONDS)
-            self._wake.clear()
-            with app.app_context():
-                try:
-                    run_periodic(app)
-                    dispatch_due()
-                except Exception:  # keep the thread alive; the rows stay pending
-                    log.exception("outbox dispatch failed")
-                    db.session.rollback()
-                finally:
-                    db.session.remove()
+def _failed(msg_id: int, exc: Exception) -> None:
+    msg = db.session.get(OutboxMessage, msg_id)
+    msg.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    msg.locked_until = None
+    if msg.attempts >= MAX_ATTEMPTS:
+        msg.status = "dead"
+        log.error("outbox message %s (%s) is dead after %s attempts", msg.id, msg.kind, msg.attempts)
+    else:
+        msg.next_attempt_at = utcnow() + timedelta(seconds=backoff_seconds(msg.attempts))
+        log.warning("outbox message %s (%s) failed, retrying: %s", msg.id, msg.kind, type(exc).__name__)
+    db.session.commit()
 
 
-# Jobs that run on the dispatcher's beat (settlement, reconciliation…), registered by their modules.
-_periodic: list[Callable[[], Any]] = []
+def retry_dead(msg_id: int) -> bool:
+    """An operator's "retry" of a dead message: due again now, with a fresh count of attempts."""
+    result = db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == msg_id, OutboxMessage.status == "dead")
+        .values(status="pending", attempts=0, next_attempt_at=utcnow(), locked_until=None))
+    if result.rowcount == 1:
+        db.session.info["outbox_added"] = True
+    return result.rowcount == 1
 
 
-def periodic(fn: Callable[[], Any]) -> Callable[[], Any]:
-    _periodic.append(fn)
-    return fn
+def delivered_before(moment: datetime):
+    """Messages delivered before `moment` (housekeeping deletes them after DELIVERED_RETENTION)."""
+    return (OutboxMessage.status == "sent") & (OutboxMessage.sent_at < moment)
 
 
-def run_periodic(app: Flask | None = None) -> None:
-    for job in _periodic:
-        job()
-        db.session.commit()
+def backlog_age_seconds(now: datetime | None = None) -> float:
+    """How long the oldest due message has been waiting (0 when nothing is due)."""
+    now = now or utcnow()
+    oldest = db.session.scalar(select(func.min(OutboxMessage.next_attempt_at))
+                               .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now))
+    return max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
 
 
 @event.listens_for(Session, "after_commit")

@@ -27,7 +27,7 @@ from ..models import Merchant, OutboxMessage, Payout, SandboxBankPayout, User, u
 from ..models.payout import BANK_REF_MAX, FINAL, IN_FLIGHT, REASON_MAX
 from ..money import MoneyError, format_amount
 from ..templating import money, money_symbols, read_amount
-from . import Conflict, Invalid, NotAllowed, ledger, otp, outbox
+from . import Conflict, Invalid, NotAllowed, jobs, ledger, otp, outbox
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ OVERDUE_SECONDS = 10 * 60
 # An overdue payout is asked about again at most this often, so the Bank is not polled every beat.
 RECHECK_SECONDS = 60
 JOB_BATCH_SIZE = 100
+# How often the periodic jobs run (seconds).
+RECONCILE_EVERY_SECONDS = 15
+SANDBOX_EVERY_SECONDS = 2
 HISTORY_SHOWN = 50
 
 otp.register_purpose(OTP_PURPOSE, _l("MKASSA: code %(code)s confirms the withdrawal of %(amount)s "
@@ -205,36 +208,39 @@ def apply_bank_result(payout_id: str, succeeded: bool, bank_ref: str | None, rea
 # ---------------------------------------------------------------------------------- reconciliation
 
 
-def reconcile(payout: Payout, now: datetime | None = None) -> str:
-    """Ask the Bank about a payout in flight and apply a final answer; returns the payout's status."""
-    now = now or utcnow()
-    if payout.status not in IN_FLIGHT:
-        return payout.status
-    if payout.confirmed_at <= now - timedelta(seconds=OVERDUE_SECONDS):
-        payout.flagged_overdue = True
-    payout.checked_at = now
-    found = corebank.find_payout(payout.public_id)
-    if found is not None and found.status in FINAL:
-        apply_bank_result(payout.public_id, found.status == "succeeded", found.bank_ref, found.reason, now)
-    return payout.status
-
-
-@outbox.periodic
+@jobs.periodic("reconcile_payouts", every_seconds=RECONCILE_EVERY_SECONDS)
 def reconcile_overdue_payouts(now: datetime | None = None) -> int:
-    """Payouts in flight for more than OVERDUE_SECONDS: flagged for operators, repaired from the Bank's records."""
+    """Payouts in flight for more than OVERDUE_SECONDS: flagged for operators, repaired from the Bank's records.
+
+    They are flagged (and marked checked) first, so operators see them even while the Bank is down;
+    then the Bank is asked about each with no transaction or lock open, and a final answer is applied
+    under the payout's row lock (apply_bank_result), one payout per transaction.
+    """
     now = now or utcnow()
     overdue = db.session.scalars(
-        select(Payout).where(Payout.status.in_(IN_FLIGHT),
-                             Payout.confirmed_at <= now - timedelta(seconds=OVERDUE_SECONDS),
-                             or_(Payout.checked_at.is_(None),
-                                 Payout.checked_at <= now - timedelta(seconds=RECHECK_SECONDS)))
-        .order_by(Payout.confirmed_at).limit(JOB_BATCH_SIZE).with_for_update(skip_locked=True)).all()
-    for payout in overdue:
-        reconcile(payout, now)
+        select(Payout.public_id).where(Payout.status.in_(IN_FLIGHT),
+                                       Payout.confirmed_at <= now - timedelta(seconds=OVERDUE_SECONDS),
+                                       or_(Payout.checked_at.is_(None),
+                                           Payout.checked_at <= now - timedelta(seconds=RECHECK_SECONDS)))
+        .order_by(Payout.confirmed_at).limit(JOB_BATCH_SIZE)).all()
+    if overdue:
+        db.session.execute(update(Payout).where(Payout.public_id.in_(overdue), Payout.status.in_(IN_FLIGHT))
+                           .values(flagged_overdue=True, checked_at=now))
+    db.session.commit()
+    for public_id in overdue:
+        found = corebank.find_payout(public_id)
+        if found is None or found.status not in FINAL:
+            continue
+        try:
+            apply_bank_result(public_id, found.status == "succeeded", found.bank_ref, found.reason, now)
+        except BankResultRefused as exc:
+            db.session.rollback()
+            log.warning("payout %s: the Bank's answer was not applied: %s", public_id, exc.reason)
+        db.session.commit()
     return len(overdue)
 
 
-@outbox.periodic
+@jobs.periodic("complete_sandbox_payouts", every_seconds=SANDBOX_EVERY_SECONDS)
 def complete_sandbox_payouts(now: datetime | None = None) -> int:
     """Sandbox only: the sandbox bank finishes each payout `sandbox_payout_seconds` after it was asked.
 

@@ -23,13 +23,15 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Merchant, Payment, Shift, User, utcnow
 from ..timeutil import BISHKEK, to_local
-from . import Conflict, Invalid, ServiceError, audit, export, mailer, outbox, validation
+from . import Conflict, Invalid, ServiceError, audit, export, jobs, mailer, validation
 
 # A confirmation link for the report address works this long after it was sent.
 EMAIL_CONFIRM_MAX_AGE_SECONDS = 3 * 24 * 3600
 EMAIL_CONFIRM_SALT = "mkassa.shift-report-email"
 # Shifts closed per beat of the automatic close, so one beat never holds the database long.
 AUTOCLOSE_BATCH_SIZE = 100
+# How often overdue shifts are looked for (seconds).
+AUTOCLOSE_EVERY_SECONDS = 60
 HISTORY_PAGE_SIZE = 30
 STATUS_ORDER = ("succeeded", "pending", "failed", "expired", "cancelled")
 METHOD_ORDER = ("qr", "card")
@@ -165,7 +167,7 @@ def autoclose_cutoff(now: datetime, hour: int) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-@outbox.periodic
+@jobs.periodic("close_overdue_shifts", every_seconds=AUTOCLOSE_EVERY_SECONDS)
 def close_overdue_shifts(now: datetime | None = None) -> int:
     """Shifts left open past the closing hour (SHIFT_AUTOCLOSE_HOUR, default 04:00 Bishkek) close
     themselves, marked as automatic, and their report goes out like any other."""

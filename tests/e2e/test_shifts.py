@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from mkassa.extensions import db
-from mkassa.services.outbox import InProcessDispatcher
+from mkassa.worker import Worker
 
 from ..conftest import LiveServer
 from ..smtp_server import SmtpServer
@@ -23,14 +23,15 @@ def mail_server(make_app, demo):
     smtp = SmtpServer()
     smtp.start()
     app = make_app(mail_server="127.0.0.1", mail_port=smtp.port)
-    dispatcher = InProcessDispatcher()
+    dispatcher = Worker(app, kind="thread")
     app.extensions["mkassa.dispatcher"] = dispatcher
-    dispatcher.start(app)
+    dispatcher.start_threads()
     try:
         with LiveServer(app) as server:
             yield server.url, smtp.inbox
     finally:
         dispatcher.stop()
+        dispatcher.join()
         smtp.stop()
         with app.app_context():
             db.session.remove()

@@ -16,7 +16,7 @@ from standardwebhooks import Webhook
 from mkassa import elqr
 from mkassa.extensions import db
 from mkassa.models import BankWebhookEvent, LedgerTransfer, Merchant, Payment, SandboxBankPayment, User, utcnow
-from mkassa.services import accept, ledger, outbox
+from mkassa.services import accept, jobs, ledger
 from mkassa.services.auth import hash_password
 from mkassa.templating import money
 
@@ -419,10 +419,10 @@ def test_reconciliation_repairs_a_lost_notification_and_expires_the_rest(demo):
     before = received(demo.merchant.id)
     at_lifetime = paid.expires_at - timedelta(seconds=1)
     with time_machine.travel(at_lifetime, tick=False):
-        outbox.run_periodic()
+        jobs.run_all()
     assert (reload(paid).status, reload(unpaid).status) == ("pending", "pending")
     with time_machine.travel(unpaid.expires_at, tick=False):
-        outbox.run_periodic()
+        jobs.run_all()
     assert (reload(paid).status, reload(unpaid).status) == ("succeeded", "expired")
     assert reload(paid).bank_txn_id == "lost-1"
     assert received(demo.merchant.id) == before + paid.amount

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from mkassa.extensions import db
 from mkassa.models import ExportJob, LedgerAccount, LedgerEntry, Merchant, Payment, User
-from mkassa.services import bigdata, export, ledger, outbox, statement
+from mkassa.services import bigdata, export, jobs, ledger, statement
 
 BISHKEK = ZoneInfo("Asia/Bishkek")
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=BISHKEK)
@@ -145,7 +145,7 @@ def test_large_export_runs_in_the_background_with_progress(client, auth, big, mo
         job_url = response.headers["Location"]
         waiting = client.get(job_url).get_data(as_text=True)
         assert 'data-status="pending"' in waiting and f"0 of {count} rows" in waiting
-        outbox.run_periodic()
+        jobs.run_all()
         ready = client.get(job_url, headers={"HX-Request": "true"}).get_data(as_text=True)
         assert 'data-status="done"' in ready
         file_url = re.search(r'href="([^"]+/file)"', ready).group(1)
@@ -170,7 +170,7 @@ def test_a_person_has_at_most_two_files_in_the_making(client, auth, big, monkeyp
                     for _ in range(export.MAX_OPEN_JOBS_PER_USER + 1)]
         assert statuses == [303] * export.MAX_OPEN_JOBS_PER_USER + [409]
         assert "still being prepared" in client.post("/reports/export", data=form).get_data(as_text=True)
-        outbox.run_periodic()  # one finished: room for one more
+        jobs.run_all()  # one finished: room for one more
         assert client.post("/reports/export", data=form).status_code == 303
 
 
@@ -187,15 +187,15 @@ def test_finished_exports_are_deleted_after_their_lifetime(app, big):
     job = export.start_job(people["big"], "statement", {"from": "2026-11-01", "to": "2026-11-27"}, 10, "en")
     db.session.commit()
     with time_machine.travel(NOW, tick=False):
-        outbox.run_periodic()
+        jobs.run_all()
     path = export.job_path(job)
     assert path.exists()
     created = db.session.get(ExportJob, job.id).created_at
     with time_machine.travel(created + timedelta(seconds=export.KEEP_SECONDS - 1), tick=False):
-        outbox.run_periodic()
+        jobs.run_all()
     assert path.exists() and db.session.get(ExportJob, job.id) is not None
     with time_machine.travel(created + timedelta(seconds=export.KEEP_SECONDS + 1), tick=False):
-        outbox.run_periodic()
+        jobs.run_all()
     db.session.expire_all()
     assert not path.exists() and db.session.get(ExportJob, job.id) is None
 

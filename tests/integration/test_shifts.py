@@ -20,7 +20,7 @@ from mkassa.extensions import db
 from mkassa.models import Merchant, OutboxMessage, Payment, Shift, User, utcnow
 from mkassa.money import format_amount
 from mkassa.templating import money_symbols
-from mkassa.services import Conflict, accept, outbox, shifts
+from mkassa.services import Conflict, accept, jobs, outbox, shifts
 from mkassa.timeutil import BISHKEK
 
 from ..conftest import FreshContextClient
@@ -300,7 +300,7 @@ def test_a_shift_left_open_closes_itself_at_four_bishkek(app, demo):
         db.session.commit()
     assert db.session.get(Shift, shift.id).is_open
     with time_machine.travel(bishkek(2026, 11, 21, 4, 0), tick=False):
-        outbox.run_periodic()
+        jobs.run_all()
     shift = db.session.get(Shift, shift.id)
     assert shift.closed_at == bishkek(2026, 11, 21, 4, 0) and shift.closed_automatically
     assert shift.closed_by_id is None

@@ -10,7 +10,9 @@ from mkassa.config import Settings, UnsafeConfiguration
 
 GOOD_PRODUCTION = dict(bank_mode="production", secret_key="s" * 40, webhook_secret="whsec_c2VjcmV0",
                        database_url="postgresql+psycopg://db/mkassa", sms_gateway_url="https://sms.bank",
-                       corebank_url="https://core.bank", session_cookie_secure=True)
+                       corebank_url="https://core.bank", session_cookie_secure=True,
+                       sms_gateway_token="sms-token", corebank_token="bank-token", mail_server="smtp.bank",
+                       mail_sender="MKASSA <no-reply@bank.example>")
 
 
 def test_embedded_default_generates_secrets_once(tmp_path):
@@ -32,6 +34,32 @@ def test_environment_is_read_into_typed_settings():
     assert settings.session_cookie_secure is True and settings.sandbox
 
 
+def test_every_field_is_read_from_the_variable_of_its_name():
+    """One rule (field name in capitals), so no field lacks its variable (MAIL_SENDER once did)."""
+    from dataclasses import fields
+
+    from mkassa.config import NOT_FROM_ENV
+    samples = {"str": "value-from-env", "int": "7", "bool": "yes"}
+    for f in fields(Settings):
+        if f.name in NOT_FROM_ENV:
+            continue
+        settings = Settings.from_env({f.name.upper(): samples[f.type]})
+        assert getattr(settings, f.name) == {"str": "value-from-env", "int": 7, "bool": True}[f.type], f.name
+
+
+def test_mail_settings_come_from_the_environment():
+    settings = Settings.from_env({"MAIL_SENDER": "MKASSA <shifts@bank.kg>", "MAIL_PORT": "587",
+                                  "MAIL_USE_TLS": "1", "MAIL_USERNAME": "mkassa", "MAIL_PASSWORD": "pw"})
+    assert (settings.mail_sender, settings.mail_port, settings.mail_use_tls, settings.mail_username) == \
+        ("MKASSA <shifts@bank.kg>", 587, True, "mkassa")
+    assert settings.public_dict()["mail_password"] == "***"
+
+
+def test_a_number_that_is_not_one_is_refused_by_name():
+    with pytest.raises(UnsafeConfiguration, match="MAIL_PORT"):
+        Settings.from_env({"MAIL_PORT": "twenty-five"})
+
+
 def test_production_with_safe_settings_starts():
     Settings(**GOOD_PRODUCTION).check()
 
@@ -44,6 +72,12 @@ def test_production_with_safe_settings_starts():
     ({"sms_gateway_url": ""}, "sandbox adapters"),
     ({"corebank_url": ""}, "sandbox adapters"),
     ({"session_cookie_secure": False}, "SESSION_COOKIE_SECURE"),
+    ({"sms_gateway_token": ""}, "SMS_GATEWAY_TOKEN is required"),
+    ({"corebank_token": ""}, "COREBANK_TOKEN is required"),
+    ({"mail_server": ""}, "MAIL_SERVER is required"),
+    ({"mail_sender": "MKASSA <no-reply@mkassa.local>"}, "MAIL_SENDER"),
+    ({"mail_username": "mkassa"}, "MAIL_PASSWORD is required"),
+    ({"mail_use_tls": True, "mail_use_ssl": True}, "exclude each other"),
 ])
 def test_production_refuses_unsafe_settings(change, complaint):
     with pytest.raises(UnsafeConfiguration, match=complaint):

@@ -97,6 +97,25 @@ def outbox():
     return _table("admin/outbox.html", console.outbox)
 
 
+@bp.post("/outbox/<int:msg_id>/retry")
+@admin_required
+def retry_outbox(msg_id: int):
+    try:
+        console.retry_outbox_message(current_user, msg_id)
+    except Conflict as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Message %(id)s will be sent again.", id=msg_id), "success")
+    return redirect(url_for("admin.outbox", status="dead"), 303)
+
+
+@bp.get("/workers")
+@admin_required
+def workers():
+    """Workers and their heartbeat, the outbox backlog, and the periodic jobs (failing ones first)."""
+    return render_template("admin/workers.html", bg=console.background(), endpoint=request.endpoint)
+
+
 @bp.get("/audit")
 @admin_required
 def audit():

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from time import monotonic
 
-from flask import (Blueprint, Response, g, redirect, render_template, request, stream_with_context,
+from flask import (Blueprint, Response, flash, g, redirect, render_template, request, stream_with_context,
                    url_for)
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -77,10 +78,22 @@ def cancel(public_id: str):
 @bp.post("/<public_id>/check")
 @merchant_user_required
 def check(public_id: str):
-    """"Check status": ask the Bank now, as the reconciliation job would."""
+    """"Check status": ask the Bank now, as the reconciliation job would.
+
+    The Bank is asked with no transaction open (a slow Bank must not hold the write lock, nor keep a
+    webhook for this payment waiting), then its answer is applied under the payment's row lock.
+    """
     payment = get_scoped_or_404(Payment, public_id)
-    accept.reconcile(payment)
-    return _after_action(payment)
+    if payment.status != "pending":
+        return _after_action(payment)
+    payment_id = payment.id
+    db.session.commit()  # nothing written yet: this ends the read transaction before the call
+    try:
+        found = accept.ask_bank(public_id)
+    except OSError:  # refused, timed out, or an HTTP error: the Bank did not answer
+        flash(_("The bank did not answer. Please try again in a minute."), "error")
+        return _after_action(get_scoped_or_404(Payment, public_id))
+    return _after_action(accept.apply_bank_answer(payment_id, found))
 
 
 @bp.get("/<public_id>/events")
