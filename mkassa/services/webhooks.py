@@ -23,6 +23,7 @@ from ..extensions import db
 from ..models import BankWebhookEvent, Payment, Point, utcnow
 from ..models.bank import WEBHOOK_ID_MAX
 from ..models.payment import CURRENCY_KGS
+from ..money import MAX_AMOUNT
 from .accept import Success, confirm_success, record_failure
 from . import payouts
 
@@ -139,9 +140,14 @@ def _text(data: dict[str, Any], key: str, *, required: bool = True, limit: int =
 
 
 def _amount(data: dict[str, Any]) -> int:
+    """The amount of any payment kind, at most MAX_AMOUNT: the ceiling every amount in MKASSA has.
+
+    A static QR carries no amount, so the Bank's word is the only check before the credit; a larger
+    number is refused (kept for the console) rather than credited or left to overflow the database.
+    """
     value = data.get("amount")
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise Mismatch("amount: expected a positive integer number of tyiyn")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_AMOUNT:
+        raise Mismatch(f"amount: expected a whole number of tyiyn from 1 to {MAX_AMOUNT}")
     return value
 
 
