@@ -51,3 +51,4 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_global(LOCALES, "LOCALES")
     app.add_template_global(lambda: str(get_locale() or "ru"), "current_locale")
     app.add_template_global(lambda endpoint: endpoint in current_app.view_functions, "has_endpoint")
+    app.add_template_global(lambda: current_app.extensions["mkassa.settings"].sandbox, "sandbox_mode")
