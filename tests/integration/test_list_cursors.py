@@ -39,6 +39,19 @@ def test_a_crafted_cursor_is_refused_by_the_decoder(cursor):
         decode_cursor(cursor)
 
 
+def test_the_cursor_limits_hold_at_their_boundaries():
+    from datetime import timedelta
+
+    from mkassa.services.queries import BIGINT_MAX, CURSOR_TIMES
+    earliest, latest = CURSOR_TIMES
+    tick = timedelta(microseconds=1)
+    assert decode_cursor(encode_cursor((earliest, 1))) == (earliest, 1)
+    assert decode_cursor(encode_cursor((latest - tick, BIGINT_MAX))) == (latest - tick, BIGINT_MAX)
+    for refused in ((earliest - tick, 1), (latest, 1), (earliest, 0), (earliest, BIGINT_MAX + 1)):
+        with pytest.raises(ValueError):
+            decode_cursor(encode_cursor(refused))
+
+
 def test_the_decoder_reads_back_what_the_lists_write():
     from datetime import datetime, timezone
     position = (datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=timezone.utc), 2**63 - 1)

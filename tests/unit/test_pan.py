@@ -79,3 +79,12 @@ def test_fewer_than_thirteen_digits_are_never_touched(text):
 def test_phone_numbers_dates_and_amounts_stay_readable():
     text = '{"phone": "+996 700 123 456", "paid_at": "2026-11-30T06:40:26+06:00", "amount": 123450}'
     assert mask_pans(text) == text
+
+
+def test_the_length_limits_hold_at_their_boundaries():
+    """12 and 20 digits are not card numbers even when they pass the Luhn check; 13 and 19 are."""
+    for length in (PAN_MIN_DIGITS - 1, PAN_MIN_DIGITS, PAN_MAX_DIGITS, PAN_MAX_DIGITS + 1):
+        number = "4" * (length - 1)
+        number += check_digit(number)
+        masked = mask_pans(f"n={number};")
+        assert (masked != f"n={number};") == (PAN_MIN_DIGITS <= length <= PAN_MAX_DIGITS), length
