@@ -155,7 +155,8 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         if production:  # served over HTTPS only (SESSION_COOKIE_SECURE is enforced there)
-            response.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains")
+            response.headers.setdefault("Strict-Transport-Security",
+                                        f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains")
         if request.endpoint not in CACHEABLE_ENDPOINTS:
             # Pages, fragments, files and streams are per-user (money data, CSRF tokens): no browser or
             # proxy keeps a copy, not even for the back button. Only the app shell may be cached.

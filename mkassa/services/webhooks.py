@@ -1,11 +1,13 @@
 """Notifications from the Bank (bank-interface.md §1): verified, recorded once, applied once.
 
 Every event is stored by its webhook id with its outcome, so a redelivery answers 2xx and changes
-nothing, and a refused event (422) stays visible to operators. What is stored is masked first
-(mkassa.pan): a card number in a body, a reason or a payer field is never kept in clear. Events are
-applied from the body as received, so the Bank's identifiers match whatever digits they hold. Business keys back that up: a bank
+nothing, and a refused event (422) stays visible to operators. Business keys back that up: a bank
 transaction (`bank_txn_id`, unique on payments) credits one payment, and the ledger posts a
 payment's transfer once, so even two deliveries racing each other credit once.
+
+What is stored is masked first (mkassa.pan): a card number in a body, a reason or a payer field is
+never kept in clear. Events are applied from the body as received, so the Bank's identifiers match
+whatever digits they hold.
 """
 from __future__ import annotations
 
