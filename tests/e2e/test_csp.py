@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from mkassa.extensions import db
@@ -81,7 +82,7 @@ def test_main_screens_raise_no_csp_violation(demo, browser, live_server, admin_u
                  f"/org/points/{point.public_id}", "/org/points/new", f"/points/{point.public_id}/qr",
                  "/shifts/", "/profile/", "/profile/point", "/payouts/", f"/pay/{payment.public_id}"):
         owner.visit(path, settle=streaming if path.startswith("/pay/") else None)
-    # htmx at work: the next page of the history and a report filter, swapped into the page.
+    # htmx at work: a payment screen with its live stream, and a report filter swapped into the page.
     owner.visit("/pay/", settle=streaming)
     owner.page.fill("input[name=amount]", "12,34")
     owner.page.click("[data-testid=pay-qr]")
@@ -89,9 +90,9 @@ def test_main_screens_raise_no_csp_violation(demo, browser, live_server, admin_u
     streaming(owner.page)
     owner.check()
     owner.visit("/reports/?period=month&status=all")
-    owner.page.select_option("select[name=period]", "week") if owner.page.locator("select[name=period]").count() \
-        else None
-    owner.page.wait_for_load_state("networkidle")
+    with owner.page.expect_response(lambda r: "/reports/" in r.url and r.request.headers.get("hx-request")):
+        owner.page.select_option("[data-testid=filter-period]", "week")  # htmx swaps the report in
+    expect(owner.page).to_have_url(re.compile(r"period=week"))  # pushed once swapped
     owner.check()
     problems += owner.problems
     owner.close()
