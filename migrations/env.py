@@ -1,4 +1,5 @@
 import logging
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from flask import current_app
@@ -55,6 +56,26 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+@contextmanager
+def sqlite_foreign_keys_off(connection):
+    """SQLite: batch mode changes a table by copying it, and dropping the old copy of a table that
+    others reference fails while foreign keys are enforced. They are switched off around the
+    migrations (on the raw connection, outside any transaction: SQLite ignores the PRAGMA inside
+    one), checked afterwards, and switched on again before the connection goes back to the pool."""
+    if connection.dialect.name != 'sqlite':
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    raw.execute('PRAGMA foreign_keys = OFF')
+    try:
+        yield
+        broken = raw.execute('PRAGMA foreign_key_check').fetchall()
+        if broken:
+            raise RuntimeError(f'migrations left rows with dangling foreign keys: {broken[:5]}')
+    finally:
+        raw.execute('PRAGMA foreign_keys = ON')
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -102,7 +123,7 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    with connectable.connect() as connection, sqlite_foreign_keys_off(connection):
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

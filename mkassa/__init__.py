@@ -14,6 +14,15 @@ from .config import (DEFAULT_LOCALE, LOCALES, MAX_FORM_MEMORY_BYTES, MAX_FORM_PA
 from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
 
+# No inline scripts or styles anywhere: a style attribute or <style> injected into a page is not applied.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: https:; style-src 'self'; "
+                           "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+                           "form-action 'self'")
+# The same for everyone, never personal: the only responses a browser may keep (they set their own rules).
+CACHEABLE_ENDPOINTS = frozenset({"static", "pwa.service_worker", "pwa.manifest"})
+# Production tells browsers to use HTTPS only, for a year (the value the HSTS preload list asks for).
+HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600
+
 # Whether a SQLite transaction starts as BEGIN IMMEDIATE (the default: requests, jobs, CLI).
 # Tests turn it off for their own inspection queries so that they never block the app.
 SQLITE_IMMEDIATE: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_immediate", default=True)
@@ -142,16 +151,21 @@ def _register_request_hooks(app: Flask) -> None:
             idempotency.release()
         return response
 
+    production = not app.extensions["mkassa.settings"].sandbox
+
     @app.after_request
     def _headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
-            "form-action 'self'")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if production:  # served over HTTPS only (SESSION_COOKIE_SECURE is enforced there)
+            response.headers.setdefault("Strict-Transport-Security",
+                                        f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains")
+        if request.endpoint not in CACHEABLE_ENDPOINTS:
+            # Pages, fragments, files and streams are per-user (money data, CSRF tokens): no browser or
+            # proxy keeps a copy, not even for the back button. Only the app shell may be cached.
+            response.headers["Cache-Control"] = "no-store"
         response.vary.add("HX-Request")
         return response
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .money import MAX_AMOUNT
+
 BANK_MODES = ("sandbox", "production")
 LOCALES = ("ru", "ky", "en")
 DEFAULT_LOCALE = "ru"
@@ -151,6 +153,8 @@ class Settings:
             raise UnsafeConfiguration(f"BANK_MODE must be one of {BANK_MODES}, not {self.bank_mode!r}")
         if not 0 <= self.shift_autoclose_hour <= 23:
             raise UnsafeConfiguration("SHIFT_AUTOCLOSE_HOUR must be an hour from 0 to 23")
+        if not 0 < self.max_payment_tyiyn <= MAX_AMOUNT:  # the one ceiling of every amount (money.py)
+            raise UnsafeConfiguration(f"MAX_PAYMENT_TYIYN must be from 1 to {MAX_AMOUNT}")
         if self.bank_mode != "production":
             return
         problems = []

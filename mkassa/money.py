@@ -19,8 +19,14 @@ from . import elqr
 
 TYIYN_PER_SOM = 100
 # Every amount must fit in the ELQR payment QR (element 54: 13 digits), whatever screen it came from.
+# The one ceiling of every payment kind (dynamic and static QR, card) and withdrawal: typed amounts,
+# the Bank's webhooks and the databases' CHECK constraints all use it.
 MAX_AMOUNT_DIGITS = elqr.MAX_AMOUNT_DIGITS
 MAX_AMOUNT = 10**MAX_AMOUNT_DIGITS - 1
+# The ceiling of every ledger balance and daily sum, in tyiyn: 10^15 som, far above any real money and
+# far below 2^63, so that a balance plus any amount can never overflow a 64-bit integer (SQLite would
+# silently turn the sum into a float).
+MAX_BALANCE = 10**17
 # The longest sensible input, "99 999 999 999,99 сом", is 21 characters; anything much longer is not
 # an amount, and refusing it early bounds the work done on hostile input.
 MAX_INPUT_LENGTH = 32

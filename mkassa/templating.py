@@ -97,3 +97,4 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_global(money_symbols)
     app.add_template_global(QUICK_LOCK_REPORT_SECONDS, "QUICK_LOCK_REPORT_SECONDS")
     app.add_template_global(lambda endpoint: endpoint in current_app.view_functions, "has_endpoint")
+    app.add_template_global(lambda: current_app.extensions["mkassa.settings"].sandbox, "sandbox_mode")

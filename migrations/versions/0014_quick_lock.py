@@ -5,7 +5,7 @@ by last_seen_at until their next request; existing passkeys keep no device (sign
 which phone they were added on, so it revokes only the device's PIN for them).
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0012
 Create Date: 2026-11-30 06:45:12.933902
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0010'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

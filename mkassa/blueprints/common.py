@@ -5,6 +5,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import abort, request
+from flask_babel import gettext as _
 
 from ..security import is_page_path
 from ..services.queries import decode_cursor
@@ -22,8 +23,8 @@ def safe_next(target: str | None, default: str | None = None) -> str | None:
 
 
 def cursor_arg(name: str = "before") -> tuple[datetime, int] | None:
-    """The keyset position a list page was asked for; 400 for anything we did not write."""
+    """The keyset position a list page was asked for; 400 with a message for anything we did not write."""
     try:
         return decode_cursor(request.args.get(name))
     except ValueError:
-        abort(400)
+        abort(400, description=_("This page link is broken. Start again from the first page."))

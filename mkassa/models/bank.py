@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..money import MAX_AMOUNT
 from .base import BigId, UTCDateTime, utcnow
 
 WEBHOOK_ID_MAX = 128
@@ -40,6 +41,7 @@ class SandboxBankPayment(db.Model):
     """A payment the sandbox bank made from its payer page: what `find_payment` answers in the sandbox."""
 
     __tablename__ = "sandbox_bank_payment"
+    __table_args__ = (CheckConstraint(f"amount > 0 AND amount <= {MAX_AMOUNT}", name="amount_range"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     bank_txn_id: Mapped[str] = mapped_column(String(64), unique=True)

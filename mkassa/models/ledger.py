@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..money import MAX_AMOUNT, MAX_BALANCE
 from .base import BigId, UTCDateTime, utcnow
 
 # Per merchant: money received but not yet settled, money the merchant may withdraw, and money
@@ -25,6 +26,8 @@ class LedgerAccount(db.Model):
     __tablename__ = "ledger_account"
     __table_args__ = (
         CheckConstraint("merchant_id IS NULL OR balance >= 0", name="merchant_balance_nonnegative"),
+        # Bank accounts run negative: both directions are bounded, so no sum can overflow 64 bits.
+        CheckConstraint(f"balance BETWEEN -{MAX_BALANCE} AND {MAX_BALANCE}", name="balance_ceiling"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -53,6 +56,7 @@ class LedgerEntry(db.Model):
     __tablename__ = "ledger_entry"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_nonzero"),
+        CheckConstraint(f"amount BETWEEN -{MAX_AMOUNT} AND {MAX_AMOUNT}", name="amount_ceiling"),
         Index("ix_ledger_entry_account_created", "account_id", "created_at"),
     )
 

@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, I
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..money import MAX_AMOUNT, MAX_BALANCE
 from .base import BigId, UTCDateTime, new_public_id, utcnow
 from .merchant import Merchant, Point
 from .user import User
@@ -21,6 +22,7 @@ class Payment(db.Model):
     __tablename__ = "payment"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(f"amount <= {MAX_AMOUNT}", name="amount_ceiling"),
         CheckConstraint("method IN ('qr', 'card')", name="method"),
         CheckConstraint("status IN ('pending', 'succeeded', 'failed', 'expired', 'cancelled')", name="status"),
         # Home screen and reports read a merchant's payments newest first, optionally per cashier/point.
@@ -95,6 +97,8 @@ class PaymentDay(db.Model):
     __table_args__ = (
         UniqueConstraint("merchant_id", "day", "point_id", "cashier_id", "method", "status",
                          name="uq_payment_day_key"),
+        # Both ways: the rollup upserts deltas, and a database checks the proposed (negative) row too.
+        CheckConstraint(f"amount_sum BETWEEN -{MAX_BALANCE} AND {MAX_BALANCE}", name="amount_sum_ceiling"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

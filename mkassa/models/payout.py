@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..money import MAX_AMOUNT
 from .base import BigId, UTCDateTime, new_public_id, utcnow
 
 PHONE_MAX = 16
@@ -23,6 +24,7 @@ class Payout(db.Model):
     __tablename__ = "payout"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(f"amount <= {MAX_AMOUNT}", name="amount_ceiling"),
         # The reconciliation job looks for payouts in flight for too long.
         Index("ix_payout_status_confirmed", "status", "confirmed_at"),
     )
@@ -55,6 +57,7 @@ class SandboxBankPayout(db.Model):
     """What the sandbox bank knows about a payout it was asked for (bank-interface.md §3, §6)."""
 
     __tablename__ = "sandbox_bank_payout"
+    __table_args__ = (CheckConstraint(f"amount > 0 AND amount <= {MAX_AMOUNT}", name="amount_range"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # One row per payout id: asking twice is the same payout (request_payout is idempotent).

@@ -19,6 +19,7 @@ from ..gateways import corebank
 from ..models import Payment, User, utcnow
 from ..models.payment import CURRENCY_KGS
 from ..money import MoneyError
+from ..pan import mask_optional, mask_pans
 from ..templating import money, read_amount
 from . import Conflict, Invalid, jobs, payments, shifts
 
@@ -93,7 +94,9 @@ def confirm_success(payment: Payment, success: Success) -> bool:
     payments.transition(payment, "succeeded", success.paid_at)
     payment.paid_at = success.paid_at
     payment.bank_txn_id = success.bank_txn_id
-    payment.payer_bank, payment.payer_name_masked = success.payer_bank, success.payer_name_masked
+    # The Bank's free text is stored masked: a card number in it is never kept (mkassa.pan).
+    payment.payer_bank, payment.payer_name_masked = mask_optional(success.payer_bank), mask_optional(
+        success.payer_name_masked)
     db.session.flush()
     payments.credit(payment, at=success.paid_at)
     signals.payment_succeeded.send(payment)
@@ -103,7 +106,7 @@ def confirm_success(payment: Payment, success: Success) -> bool:
 
 def record_failure(payment: Payment, reason: str | None) -> None:
     payments.transition(payment, "failed")
-    payment.failure_reason = (reason or "")[:200] or None
+    payment.failure_reason = mask_pans(reason or "")[:200] or None
     _announce(payment)
 
 

@@ -4,6 +4,11 @@ openpyxl's write-only mode streams rows to a temporary file as they are appended
 flat however many rows there are; in that mode the frozen pane and the column widths must be set
 before the first row. Cells are typed: datetimes (Bishkek wall time: Excel has no time zones) and
 amounts as numbers of som with a som number format, so that the file sums and sorts correctly.
+
+Every workbook is written through `Sheet`, and no cell is ever a formula: text that people typed (point,
+cashier and legal names) or the Bank sent (payer banks) is written as text, and text a spreadsheet
+would read as a formula is also marked quote-prefixed (OWASP's CSV-injection rules), so that
+`=HYPERLINK(...)` as a point name stays a name, also when the cell is edited or the sheet saved as CSV.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import func, or_, select, update
@@ -47,6 +53,8 @@ CLAIM_SECONDS = 15 * 60
 # How often waiting exports are looked for (seconds): the user is watching the progress bar.
 EXPORT_EVERY_SECONDS = 2
 BOLD = Font(bold=True)
+# What makes a spreadsheet read a cell as a formula or a DDE call (OWASP, "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def som(tyiyn: int) -> Decimal:
@@ -68,9 +76,9 @@ class Sheet:
         for index, (_title, width) in enumerate(columns):
             self.ws.column_dimensions[chr(ord("A") + index)].width = width
         for label, value in header:
-            self.ws.append([self._bold(label), self._typed(value)])
-        self.ws.append([])
-        self.ws.append([self._bold(title) for title, _width in columns])
+            self.append([self._bold(label), self._typed(value)])
+        self.append([])
+        self.append([self._bold(title) for title, _width in columns])
 
     def _bold(self, value) -> WriteOnlyCell:
         cell = WriteOnlyCell(self.ws, value=value)
@@ -80,6 +88,18 @@ class Sheet:
     def _typed(self, value) -> object:
         if isinstance(value, datetime):
             return self.datetime(value)
+        return value
+
+    def _inert(self, value) -> object:
+        """Text as text: openpyxl would store a string starting with "=" as a formula."""
+        if isinstance(value, str):
+            if not value.startswith(FORMULA_TRIGGERS):
+                return value
+            value = WriteOnlyCell(self.ws, value=value)
+        if isinstance(value, Cell) and isinstance(value.value, str) and (
+                value.data_type == "f" or value.value.startswith(FORMULA_TRIGGERS)):
+            value.data_type = "s"
+            value.quotePrefix = True
         return value
 
     def datetime(self, value: datetime | None) -> WriteOnlyCell:
@@ -100,7 +120,7 @@ class Sheet:
         return cell
 
     def append(self, row: list) -> None:
-        self.ws.append(row)
+        self.ws.append([self._inert(value) for value in row])
 
     def bold(self, value) -> WriteOnlyCell:
         return self._bold(value)

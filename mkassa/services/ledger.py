@@ -20,7 +20,7 @@ class UnbalancedTransfer(LedgerError):
 
 
 class InsufficientFunds(LedgerError):
-    """A merchant account would go below zero; the database refused it."""
+    """A merchant account would go below zero (or a balance past money.MAX_BALANCE); the database refused it."""
 
 
 def account_code(kind: str, merchant_id: int | None = None) -> str:

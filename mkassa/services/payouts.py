@@ -26,6 +26,7 @@ from ..gateways import corebank
 from ..models import Merchant, OutboxMessage, Payout, SandboxBankPayout, User, utcnow
 from ..models.payout import BANK_REF_MAX, FINAL, IN_FLIGHT, REASON_MAX
 from ..money import MoneyError, format_amount
+from ..pan import mask_pans
 from ..templating import money, money_symbols, read_amount
 from . import Conflict, Invalid, NotAllowed, jobs, ledger, otp, outbox
 
@@ -198,9 +199,9 @@ def apply_bank_result(payout_id: str, succeeded: bool, bank_ref: str | None, rea
         ledger.post(f"payout:{payout.public_id}:void", "payout_void", [
             (pending, -payout.amount), (ledger.get_account("available", payout.merchant_id), payout.amount),
         ], merchant_id=payout.merchant_id, at=now)
-        payout.failure_reason = (reason or "")[:REASON_MAX] or None
+        payout.failure_reason = mask_pans(reason or "")[:REASON_MAX] or None  # never a card number kept
     payout.status, payout.finished_at = target, now
-    payout.bank_ref = (bank_ref or "")[:BANK_REF_MAX] or payout.bank_ref
+    payout.bank_ref = mask_pans(bank_ref or "")[:BANK_REF_MAX] or payout.bank_ref
     db.session.flush()
     return "processed"
 

@@ -1,8 +1,9 @@
 """Read models shared by screens: today's total and the payment history."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import Select, and_, func, or_, select
 
@@ -11,6 +12,10 @@ from ..models import Payment
 from ..timeutil import day_bounds_utc, local_today
 
 HISTORY_PAGE_SIZE = 30
+# A list position is a row's (time, id): times a row can have, ids a BIGINT holds.
+CURSOR_TIMES = (datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc))
+BIGINT_MAX = 2**63 - 1
+_CURSOR = re.compile(r"(?P<stamp>[0-9][0-9T:.+-]{9,40})_(?P<id>[0-9]{1,19})", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -35,14 +40,28 @@ def encode_cursor(cursor: tuple[datetime, int] | None) -> str | None:
 
 
 def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
-    """The list position from the URL; raises ValueError on anything that is not one of ours."""
+    """The list position from the URL; raises ValueError on anything that is not one of ours.
+
+    Only what encode_cursor writes passes: an ISO time with an offset, inside CURSOR_TIMES, and a row
+    id that fits a BIGINT. Anything else (ids past 64 bits, times Python cannot shift to UTC, dates at
+    the edge of what a database holds) would otherwise reach the database and end as a 500.
+    """
     if not raw:
         return None
-    stamp, pid = raw.rsplit("_", 1)
-    when = datetime.fromisoformat(stamp)
+    match = _CURSOR.fullmatch(raw)
+    if match is None:
+        raise ValueError("not a list position")
+    when = datetime.fromisoformat(match["stamp"])  # ValueError: 30 February and the like
     if when.tzinfo is None:
         raise ValueError("cursor without time zone")
-    return when, int(pid)
+    try:
+        when = when.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is past the last instant Python holds
+        raise ValueError("cursor time out of range") from None
+    row_id = int(match["id"])
+    if not (CURSOR_TIMES[0] <= when < CURSOR_TIMES[1] and 0 < row_id <= BIGINT_MAX):
+        raise ValueError("cursor out of range")
+    return when, row_id
 
 
 def history_page(scoped_payments: Select, before: tuple[datetime, int] | None = None,

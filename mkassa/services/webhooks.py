@@ -4,6 +4,10 @@ Every event is stored by its webhook id with its outcome, so a redelivery answer
 nothing, and a refused event (422) stays visible to operators. Business keys back that up: a bank
 transaction (`bank_txn_id`, unique on payments) credits one payment, and the ledger posts a
 payment's transfer once, so even two deliveries racing each other credit once.
+
+What is stored is masked first (mkassa.pan): a card number in a body, a reason or a payer field is
+never kept in clear. Events are applied from the body as received, so the Bank's identifiers match
+whatever digits they hold.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ from ..extensions import db
 from ..models import BankWebhookEvent, Payment, Point, utcnow
 from ..models.bank import WEBHOOK_ID_MAX
 from ..models.payment import CURRENCY_KGS
+from ..money import MAX_AMOUNT
+from ..pan import mask_pans
 from .accept import Success, confirm_success, record_failure
 from . import payouts
 
@@ -90,8 +96,8 @@ def ingest(webhook_id: str, body: bytes) -> Outcome:
         event.updated_at = now
         return Outcome(200, "duplicate")
     if event is None:
-        event = BankWebhookEvent(webhook_id=webhook_id, body=text, outcome="processed", received_at=now,
-                                 updated_at=now)
+        event = BankWebhookEvent(webhook_id=webhook_id, body=mask_pans(text), outcome="processed",
+                                 received_at=now, updated_at=now)
         try:
             with db.session.begin_nested():
                 db.session.add(event)
@@ -105,7 +111,7 @@ def ingest(webhook_id: str, body: bytes) -> Outcome:
         with db.session.begin_nested():
             outcome, payment = _apply(text, event)
     except Mismatch as exc:
-        event.outcome, event.reason = "mismatch", exc.reason[:300]
+        event.outcome, event.reason = "mismatch", mask_pans(exc.reason)[:300]
         return Outcome(422, "mismatch")
     event.outcome, event.reason = outcome, None
     event.payment_id = payment.id if payment is not None else None
@@ -119,7 +125,7 @@ def _apply(text: str, event: BankWebhookEvent) -> tuple[str, Payment | None]:
         raise Mismatch("body is not JSON") from None
     if not isinstance(message, dict) or not isinstance(message.get("data"), dict):
         raise Mismatch("body must be an object with 'type' and 'data'")
-    event.event_type = str(message.get("type"))[:64]
+    event.event_type = mask_pans(str(message.get("type")))[:64]
     apply = _handlers.get(message.get("type"))  # type: ignore[arg-type]
     if apply is None:
         raise Mismatch(f"unsupported event type {event.event_type!r}")
@@ -139,9 +145,14 @@ def _text(data: dict[str, Any], key: str, *, required: bool = True, limit: int =
 
 
 def _amount(data: dict[str, Any]) -> int:
+    """The amount of any payment kind, at most MAX_AMOUNT: the ceiling every amount in MKASSA has.
+
+    A static QR carries no amount, so the Bank's word is the only check before the credit; a larger
+    number is refused (kept for the console) rather than credited or left to overflow the database.
+    """
     value = data.get("amount")
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise Mismatch("amount: expected a positive integer number of tyiyn")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_AMOUNT:
+        raise Mismatch(f"amount: expected a whole number of tyiyn from 1 to {MAX_AMOUNT}")
     return value
 
 
@@ -161,7 +172,7 @@ def _paid_at(data: dict[str, Any]) -> datetime:
 @handler("payment.succeeded")
 def _payment_succeeded(data: dict[str, Any], event: BankWebhookEvent) -> tuple[str, Payment | None]:
     bank_txn_id = _text(data, "bank_txn_id")
-    event.bank_txn_id = bank_txn_id
+    event.bank_txn_id = mask_pans(bank_txn_id)  # shown in the console; the payment keeps the Bank's key
     link_type = data.get("link_type")
     if link_type not in ("static", "dynamic"):
         raise Mismatch("link_type: expected 'static' or 'dynamic'")

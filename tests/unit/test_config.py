@@ -89,6 +89,14 @@ def test_unknown_bank_mode_is_refused():
         Settings(bank_mode="test").check()
 
 
+def test_the_largest_payment_setting_stays_under_the_one_amount_ceiling():
+    from mkassa.money import MAX_AMOUNT
+    Settings(max_payment_tyiyn=MAX_AMOUNT).check()
+    for wrong in (MAX_AMOUNT + 1, 0):
+        with pytest.raises(UnsafeConfiguration, match="MAX_PAYMENT_TYIYN"):
+            Settings(max_payment_tyiyn=wrong).check()
+
+
 def test_public_dict_masks_secrets():
     shown = Settings(**GOOD_PRODUCTION).public_dict()
     assert shown["secret_key"] == "***" and shown["webhook_secret"] == "***"

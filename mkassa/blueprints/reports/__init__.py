@@ -11,7 +11,8 @@ from sqlalchemy.orm import joinedload
 from ...models import ExportJob, Payment, PaymentDay, Point, User, utcnow
 from ...security import get_scoped_or_404, merchant_user_required, scoped
 from ...services import Conflict, Invalid, export, reports
-from ...services.queries import decode_cursor, encode_cursor
+from ...services.queries import encode_cursor
+from ..common import cursor_arg
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -56,9 +57,9 @@ def rows():
     points, people = _choices()
     try:
         f = reports.parse_filter(request.args, points, people)
-        before = decode_cursor(request.args.get("before"))
-    except (Invalid, ValueError):
+    except Invalid:
         abort(400)
+    before = cursor_arg()
     page_rows, cursor = reports.page(_payments(), f, before)
     template = "reports/_rows.html" if wants_fragment() else "reports/rows.html"
     return render_template(template, f=f, args=f.args(), rows=page_rows, next_cursor=encode_cursor(cursor))
