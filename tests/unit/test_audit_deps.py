@@ -44,6 +44,14 @@ def test_dependencies_that_could_not_be_audited_fail_under_ci_and_warn_elsewhere
         audit.judge(report(), ci=False)
 
 
+def test_unreachable_vulnerability_data_is_said_not_passed_off_as_clean():
+    reason = "Dependency not found on PyPI and could not be audited"
+    nothing = report({"name": "flask", "skip_reason": reason}, {"name": "jinja2", "skip_reason": reason})
+    for ci in (True, False):
+        [warning] = audit.judge(nothing, ci=ci)
+        assert "NOT performed" in warning and "none of the 2" in warning
+
+
 def test_the_command_audits_both_requirement_files_on_pypi_with_the_reviewed_ignores(tmp_path):
     ignores = [audit.Ignored("GHSA-aaaa-bbbb-cccc", "Not reachable from MKASSA.", TODAY, None)]
     cmd = audit.command(ignores, tmp_path / "out.json")
