@@ -3,6 +3,7 @@ the schema from the Alembic migrations, a clean slate after every test, and help
 """
 from __future__ import annotations
 
+import contextvars
 import os
 from contextlib import contextmanager
 import re
@@ -11,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import create_engine, event, inspect, make_url, text
 
 from flask import has_app_context
 from flask_babel import force_locale
@@ -134,6 +135,8 @@ def _app(database_url, tmp_path_factory):
     with app.app_context():
         from flask_migrate import upgrade
         upgrade(revision="heads")
+        if db.engine.dialect.name == "sqlite":
+            _upgrade_test_writes(db.engine)
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -150,6 +153,31 @@ def _wipe(app) -> None:
             else:
                 for table in tables:
                     conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+# The test thread's own transactions are deferred (see `app`). In WAL mode a deferred transaction
+# whose snapshot went stale (the app or its worker committed since) cannot start writing: SQLite
+# answers "database is locked" at once, without waiting. The worker's jobs commit every few seconds,
+# so a test that reads, then writes (seeding, back-dating a row) would fail at random. The test
+# thread therefore trades its read snapshot for the write lock just before its first write. Only
+# the test thread does this (a ContextVar, not inherited by threads a test starts), never the app.
+_UPGRADE_ON_WRITE: contextvars.ContextVar[bool] = contextvars.ContextVar("upgrade_on_write", default=False)
+_READ_ONLY_SQL = ("SELECT", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def _upgrade_test_writes(engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _mark(conn):
+        conn.info["deferred_read"] = not SQLITE_IMMEDIATE.get()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _upgrade(conn, cursor, statement, parameters, context, executemany):
+        if (conn.info.get("deferred_read") and _UPGRADE_ON_WRITE.get() and not conn.in_nested_transaction()
+                and not statement.lstrip().upper().startswith(_READ_ONLY_SQL)):
+            raw = conn.connection.dbapi_connection
+            raw.execute("COMMIT")
+            raw.execute("BEGIN IMMEDIATE")
+            conn.info["deferred_read"] = False
 
 
 class FreshContextClient(FlaskClient):
@@ -177,12 +205,14 @@ def app(_app):
     _app.test_client_class = FreshContextClient
     # The test's inspection queries use deferred transactions: they never block the app's writers.
     token = SQLITE_IMMEDIATE.set(False)
+    upgrade_token = _UPGRADE_ON_WRITE.set(True)
     try:
         # Services called straight from a test speak English, like the test client (see above).
         with _app.app_context(), force_locale("en"):
             yield _app
             db.session.remove()
     finally:
+        _UPGRADE_ON_WRITE.reset(upgrade_token)
         SQLITE_IMMEDIATE.reset(token)
     _wipe(_app)
 

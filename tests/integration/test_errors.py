@@ -21,7 +21,7 @@ def test_oversized_body_is_413_and_changes_nothing(client, demo):
 
 
 def test_wrong_method_is_405(client):
-    assert client.get("/logout").status_code == 405
+    assert client.get("/intro/done").status_code == 405
 
 
 def test_csrf_failure_is_a_friendly_400(client):

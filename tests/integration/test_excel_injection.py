@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from mkassa.extensions import db
 from mkassa.models import Merchant, Payment, Point, Shift, User, utcnow
-from mkassa.services import export, outbox, shifts
+from mkassa.services import export, jobs, shifts
 
 POINT = '=HYPERLINK("http://evil.example/x","Total")'
 CASHIER = "+cmd|' /C calc'!A0"
@@ -109,7 +109,7 @@ def test_the_background_export_writes_names_and_payer_banks_as_text(client, auth
     token = auth.csrf("/reports/")
     response = client.post("/reports/export", data={"period": "month", "status": "all", "csrf_token": token})
     assert response.status_code == 303
-    outbox.run_periodic()
+    jobs.run_all()
     ready = client.get(response.headers["Location"]).get_data(as_text=True)
     file_url = re.search(r'href="([^"]+/file)"', ready).group(1)
     with client.get(file_url) as download:

@@ -82,7 +82,8 @@ def production_app(tmp_path):
         bank_mode="production", secret_key="s" * 40, webhook_secret="whsec_c2VjcmV0",
         database_url="postgresql+psycopg://postgres@127.0.0.1:1/x", sms_gateway_url="https://sms.bank",
         corebank_url="https://core.bank", session_cookie_secure=True, instance_path=str(tmp_path),
-        outbox_inprocess=False))
+        sms_gateway_token="sms-token", corebank_token="bank-token", mail_server="smtp.bank",
+        mail_sender="MKASSA <no-reply@bank.example>", outbox_inprocess=False))
 
 
 def test_production_sends_hsts_and_the_sandbox_does_not(client, tmp_path):

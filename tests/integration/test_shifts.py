@@ -355,8 +355,11 @@ def test_shift_mode_is_the_owners_switch(app, demo, client, auth):
 
 def confirmation_link(app) -> str:
     assert outbox.dispatch_due() == 1
-    newest = max((Path(app.instance_path) / "mail").glob("*.eml"), key=lambda p: int(p.stem))
-    message = email.message_from_bytes(newest.read_bytes(), policy=policy.default)
+    # The file of the message just sent (ids restart after each test's wipe; older files stay).
+    sent = db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == "email")
+                              .order_by(OutboxMessage.id.desc())).first()
+    path = Path(app.instance_path) / "mail" / f"{sent}.eml"
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     return re.search(r"http://localhost/shifts/email/confirm\?token=[\w.\-]+", message.get_body(("plain",)).get_content()).group(0)
 
 
