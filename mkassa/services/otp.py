@@ -115,24 +115,28 @@ def issue(user: User, purpose: str, object_key: str, *, now: datetime | None = N
 
 def verify(user: User, purpose: str, object_key: str, code: str, *, now: datetime | None = None) -> None:
     now = now or utcnow()
+    # One verification at a time per user, under a lock on the user's row: the lock check, the
+    # try count and the failure count cannot interleave with a parallel request's, so a burst of
+    # guesses gets exactly MAX_TRIES tries per code and LOCK_AFTER_FAILURES before the lock.
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
     if is_locked(user, purpose, now):
         raise Locked(_l("Too many wrong codes. Try again in 24 hours."))
     row = db.session.scalar(select(OneTimeCode).where(
         OneTimeCode.user_id == user.id, OneTimeCode.purpose == purpose, OneTimeCode.object_key == object_key,
         OneTimeCode.used_at.is_(None), OneTimeCode.expires_at > now, OneTimeCode.attempts < MAX_TRIES)
-        .order_by(OneTimeCode.id.desc()).limit(1))
+        .order_by(OneTimeCode.id.desc()).limit(1).execution_options(populate_existing=True))
     if row is None:
+        # Nothing was evaluated (no live code, or a parallel request used it up a moment ago, as a
+        # double tap on "Confirm" does): no wrong try is counted.
         raise WrongCode(_l("Wrong or expired code."), field="code")
-    # Count the try with a guarded UPDATE, so two parallel guesses cannot both slip under the limit.
-    counted = db.session.execute(update(OneTimeCode).where(
-        OneTimeCode.id == row.id, OneTimeCode.used_at.is_(None), OneTimeCode.attempts < MAX_TRIES)
-        .values(attempts=OneTimeCode.attempts + 1)).rowcount
+    # The try counts before the code is compared.
+    row.attempts += 1
+    db.session.flush()
     candidate = (code or "").strip()
-    if counted == 1 and hmac.compare_digest(row.code_hash, _digest(user.id, purpose, object_key, candidate)):
-        used = db.session.execute(update(OneTimeCode).where(OneTimeCode.id == row.id, OneTimeCode.used_at.is_(None))
-                                  .values(used_at=now)).rowcount
-        if used == 1:
-            return
+    if hmac.compare_digest(row.code_hash, _digest(user.id, purpose, object_key, candidate)):
+        row.used_at = now
+        db.session.flush()
+        return
     _record_failure(user, purpose, now)
     # The try must count although the request answers with an error and rolls back.
     db.session.commit()
