@@ -5,7 +5,7 @@ import re
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
-from flask import abort, request
+from flask import abort, current_app, request, url_for
 
 from ..services.queries import decode_cursor
 
@@ -48,6 +48,13 @@ def safe_next(target: str | None, default: str | None = None) -> str | None:
             return default
         path = decoded
     return default
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An absolute link for e-mails and SMS, on the configured PUBLIC_BASE_URL: the request's Host
+    header is whatever the client wrote, and must never decide where a mailed link points."""
+    base = current_app.extensions["mkassa.settings"].public_base_url.rstrip("/")
+    return base + url_for(endpoint, **values)
 
 
 def cursor_arg(name: str = "before") -> tuple[datetime, int] | None:
