@@ -44,6 +44,8 @@ def register_error_handlers(app: Flask) -> None:
     def _http(error: HTTPException):
         response = error.get_response()
         detail = error.description if error.description and error.description != type(error).description else None
+        if error.code == 429:
+            detail = None  # the limiter's description is its rule in English ("30 per 1 hour"), not a message
         body, code = render_error(error.code or 500, detail)
         response.set_data(body)
         response.content_type = "text/html; charset=utf-8"

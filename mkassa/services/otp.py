@@ -90,15 +90,19 @@ def is_locked(user: User, purpose: str, now: datetime | None = None) -> bool:
         OtpLock.user_id == user.id, OtpLock.purpose == purpose, OtpLock.locked_until > now).limit(1)) is not None
 
 
-def issue(user: User, purpose: str, object_key: str, *, now: datetime | None = None, **sms_params) -> None:
+def issue(user: User, purpose: str, object_key: str, *, now: datetime | None = None, own_device: bool = False,
+          limit_per_phone: bool = True, **sms_params) -> None:
+    """`own_device`: asked from one of the user's own quick-access devices, which the account's
+    lock (caused by failures from elsewhere) does not stop. `limit_per_phone=False` when the caller
+    limits the requests itself (recovery counts them per phone and per device in services.throttle)."""
     now = now or utcnow()
     if not user.phone:
         raise NoPhone(_l("No phone number is on file for this account. Please call the Bank."))
-    if is_locked(user, purpose, now):
+    if not own_device and is_locked(user, purpose, now):
         raise Locked(_l("Too many wrong codes. Try again in 24 hours."))
     recent = db.session.scalar(select(func.count(OneTimeCode.id)).where(
         OneTimeCode.phone == user.phone, OneTimeCode.purpose == purpose,
-        OneTimeCode.created_at > now - timedelta(seconds=CODES_WINDOW_SECONDS)))
+        OneTimeCode.created_at > now - timedelta(seconds=CODES_WINDOW_SECONDS))) if limit_per_phone else 0
     if recent >= MAX_CODES_PER_HOUR:
         raise TooManyCodes(_l("Too many codes were sent to this number. Try again in an hour."))
     # Only the newest code of a binding is live: an older SMS arriving late cannot be used.
@@ -113,13 +117,16 @@ def issue(user: User, purpose: str, object_key: str, *, now: datetime | None = N
     db.session.flush()
 
 
-def verify(user: User, purpose: str, object_key: str, code: str, *, now: datetime | None = None) -> None:
+def verify(user: User, purpose: str, object_key: str, code: str, *, now: datetime | None = None,
+           own_device: bool = False) -> None:
+    """`own_device`: typed on one of the user's own quick-access devices. The account's lock does
+    not stop it and its wrong codes do not feed that lock (the caller limits the device itself)."""
     now = now or utcnow()
     # One verification at a time per user, under a lock on the user's row: the lock check, the
     # try count and the failure count cannot interleave with a parallel request's, so a burst of
     # guesses gets exactly MAX_TRIES tries per code and LOCK_AFTER_FAILURES before the lock.
     db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
-    if is_locked(user, purpose, now):
+    if not own_device and is_locked(user, purpose, now):
         raise Locked(_l("Too many wrong codes. Try again in 24 hours."))
     row = db.session.scalar(select(OneTimeCode).where(
         OneTimeCode.user_id == user.id, OneTimeCode.purpose == purpose, OneTimeCode.object_key == object_key,
@@ -137,7 +144,8 @@ def verify(user: User, purpose: str, object_key: str, code: str, *, now: datetim
         row.used_at = now
         db.session.flush()
         return
-    _record_failure(user, purpose, now)
+    if not own_device:
+        _record_failure(user, purpose, now)
     # The try must count although the request answers with an error and rolls back.
     db.session.commit()
     raise WrongCode(_l("Wrong or expired code."), field="code")
