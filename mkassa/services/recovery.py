@@ -7,12 +7,13 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Device, User
-from . import Invalid, devices, otp, throttle
+from . import Invalid, devices, otp, outbox, throttle
 from .auth import check_new_password, set_password
 from .throttle import Rule
 
 PURPOSE = "password"
 OBJECT_KEY = "password"
+CODE_JOB = "recovery.code"
 otp.register_purpose(PURPOSE, _l("MKASSA access recovery code: %(code)s. It is valid for 5 minutes. "
                                  "Never tell it to anyone, not even the Bank."))
 
@@ -44,20 +45,33 @@ def _own(device: Device | None, user: User | None) -> bool:
 
 
 def request_code(phone: str, address: str | None, device: Device | None) -> None:
-    """Send a recovery code to `phone` if an account has it; the same work and the same answer
-    otherwise. Raises throttle.Throttled (for any number alike) when a limit is reached."""
-    user = user_for_phone(phone)
-    if _own(device, user):
-        attempt = throttle.begin((RECOVER_DEVICE, f"device:{device.id}"))
+    """Ask for a recovery code for `phone`; raises throttle.Throttled (for any number alike) when a
+    limit is reached.
+
+    The request does the same work whether or not an account has this phone, so neither its answer
+    nor its timing tells them apart: it counts the attempt and queues one outbox job. The job finds
+    the account, if any, and sends the code (`_send_code`).
+    """
+    # Whether the browser is the phone owner's own device: known from its cookie, not from a lookup.
+    own = device is not None and device.user.phone == phone
+    if own:
+        throttle.begin((RECOVER_DEVICE, f"device:{device.id}"))
     else:
-        attempt = throttle.begin((RECOVER_ADDRESS, f"address:{address or ''}"), (RECOVER_PHONE, f"phone:{phone}"))
-    del attempt  # every request counts: each one may send an SMS
+        throttle.begin((RECOVER_ADDRESS, f"address:{address or ''}"), (RECOVER_PHONE, f"phone:{phone}"))
+    # Every request counts (each may send an SMS): the attempt is never forgotten.
+    outbox.enqueue(CODE_JOB, {"phone": phone, "device_id": device.id if own else None})
+
+
+@outbox.handler(CODE_JOB)
+def _send_code(payload: dict, msg) -> None:
+    user = user_for_phone(payload["phone"])
     if user is None:
         return
+    device = db.session.get(Device, payload["device_id"]) if payload.get("device_id") else None
     try:
         otp.issue(user, PURPOSE, OBJECT_KEY, own_device=_own(device, user), limit_per_phone=False)
     except (otp.Locked, otp.NoPhone):
-        pass  # the same answer as for a phone nobody has: nothing tells them apart
+        pass  # the same as for a phone nobody has: nothing is sent
 
 
 def user_for_phone(phone: str) -> User | None:
