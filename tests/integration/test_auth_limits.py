@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from mkassa.extensions import db
 from mkassa.models import SandboxSms, User, utcnow
@@ -224,3 +224,33 @@ def test_throttled_attempts_do_not_extend_the_wait(app, client, demo):
             assert sign_in(client, password="guess", address=ATTACKER).status_code == 429
         clock.shift(timedelta(seconds=LOGIN_ADDRESS.window_seconds - 600 + 1))
         assert sign_in(client, address=ATTACKER).status_code == 302
+
+
+def test_the_request_flood_guard_speaks_the_users_language(app, client, demo):
+    """The limiter's own 429 shows a sentence in the user's language, not its rule (#11)."""
+    from mkassa.blueprints.auth.recovery import RECOVER_LIMIT_PER_ADDRESS
+    client.set_cookie("lang", "ky", domain="localhost")
+    token = _csrf(client, "/recover")
+    for _ in range(int(RECOVER_LIMIT_PER_ADDRESS.split()[0])):
+        assert client.post("/recover", data={"phone": "12345", "csrf_token": token}).status_code == 422
+    response = client.post("/recover", data={"phone": "12345", "csrf_token": token})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 429
+    assert "per 1 hour" not in body and "30 per" not in body
+    with app.test_request_context(headers={"Cookie": "lang=ky"}):
+        from flask_babel import force_locale, gettext
+        with force_locale("ky"):
+            assert gettext("Too many attempts. Please wait a little and try again.") in body
+
+
+def test_old_attempts_are_purged(app, demo):
+    from mkassa.models import AuthAttempt
+    from mkassa.services import throttle
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        throttle.begin((LOGIN_ADDRESS, "address:x"))
+        clock.shift(timedelta(seconds=throttle.MAX_WINDOW_SECONDS - 1))
+        throttle.purge()
+        assert db.session.scalar(select(func.count(AuthAttempt.id))) == 1
+        clock.shift(timedelta(seconds=2))
+        throttle.purge()
+        assert db.session.scalar(select(func.count(AuthAttempt.id))) == 0
