@@ -254,3 +254,21 @@ def test_old_attempts_are_purged(app, demo):
         clock.shift(timedelta(seconds=2))
         throttle.purge()
         assert db.session.scalar(select(func.count(AuthAttempt.id))) == 0
+
+
+def test_code_requests_and_wrong_codes_per_address_at_their_boundary(app, client, demo, en):
+    stranger = app.test_client()
+    phones = ["+996700999801", "+996700999802", "+996700999803", "+996700999804"]
+    for phone in phones[:recovery.RECOVER_ADDRESS.limit]:
+        assert recover(stranger, phone=phone).status_code == 302
+    refused = recover(stranger, phone=phones[recovery.RECOVER_ADDRESS.limit])
+    assert refused.status_code == 429
+    assert "Too many code requests from this network. No code was sent." in refused.get_data(as_text=True)
+    # Wrong codes (for a phone without an account, answered like any other): CODE_ADDRESS a day.
+    for _ in range(recovery.CODE_ADDRESS.limit):
+        assert reset(stranger, "0000").status_code == 422
+    refused = reset(stranger, "0000")
+    assert refused.status_code == 429
+    assert "Too many wrong codes from this network." in refused.get_data(as_text=True)
+    # Another address is not affected.
+    assert recover(client, address=OWNER_HOME).status_code == 302
