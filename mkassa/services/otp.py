@@ -151,6 +151,36 @@ def verify(user: User, purpose: str, object_key: str, code: str, *, now: datetim
     raise WrongCode(_l("Wrong or expired code."), field="code")
 
 
+# No account has this id: the stand-in of `verify_without_account`.
+NO_USER_ID = 0
+
+
+def verify_without_account(purpose: str, object_key: str, code: str, *, now: datetime | None = None) -> None:
+    """Raise WrongCode for a phone that has no account, after the work `verify` does for a wrong
+    code (its queries, a write, the hash and a commit), so the answer's time does not tell the two
+    apart. The statements find no rows; nothing is stored."""
+    now = now or utcnow()
+    db.session.execute(select(User.id).where(User.id == NO_USER_ID).with_for_update())
+    is_locked(_Nobody, purpose, now)
+    db.session.scalar(select(OneTimeCode).where(
+        OneTimeCode.user_id == NO_USER_ID, OneTimeCode.purpose == purpose, OneTimeCode.object_key == object_key,
+        OneTimeCode.used_at.is_(None), OneTimeCode.expires_at > now, OneTimeCode.attempts < MAX_TRIES)
+        .order_by(OneTimeCode.id.desc()).limit(1))
+    hmac.compare_digest(_digest(NO_USER_ID, purpose, object_key, "----"),
+                        _digest(NO_USER_ID, purpose, object_key, (code or "").strip()))
+    since = now - timedelta(seconds=FAILURE_WINDOW_SECONDS)
+    db.session.scalar(select(func.max(OtpLock.created_at)).where(
+        OtpLock.user_id == NO_USER_ID, OtpLock.purpose == purpose))
+    db.session.scalar(select(func.count(OtpFailure.id)).where(
+        OtpFailure.user_id == NO_USER_ID, OtpFailure.purpose == purpose, OtpFailure.failed_at > since))
+    db.session.commit()
+    raise WrongCode(_l("Wrong or expired code."), field="code")
+
+
+class _Nobody:
+    id = NO_USER_ID
+
+
 def _record_failure(user: User, purpose: str, now: datetime) -> None:
     db.session.add(OtpFailure(user_id=user.id, purpose=purpose, failed_at=now))
     db.session.flush()

@@ -112,7 +112,7 @@ def reset(user: User | None, code: str, password: str, password_repeat: str, pin
     own = _own(device, user)
     attempt = throttle.begin((CODE_DEVICE, f"device:{device.id}") if own else (CODE_ADDRESS, f"address:{address or ''}"))
     if user is None:
-        raise otp.WrongCode(_l("Wrong or expired code."), field="code")
+        otp.verify_without_account(PURPOSE, OBJECT_KEY, code)
     otp.verify(user, PURPOSE, OBJECT_KEY, code, own_device=own)
     throttle.forget(attempt)
     set_password(user, password)  # ends every session and device of the user
