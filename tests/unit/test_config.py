@@ -10,7 +10,8 @@ from mkassa.config import Settings, UnsafeConfiguration
 
 GOOD_PRODUCTION = dict(bank_mode="production", secret_key="s" * 40, webhook_secret="whsec_c2VjcmV0",
                        database_url="postgresql+psycopg://db/mkassa", sms_gateway_url="https://sms.bank",
-                       corebank_url="https://core.bank", session_cookie_secure=True)
+                       corebank_url="https://core.bank", session_cookie_secure=True,
+                       public_base_url="https://kassa.bank")
 
 
 def test_embedded_default_generates_secrets_once(tmp_path):
@@ -44,6 +45,8 @@ def test_production_with_safe_settings_starts():
     ({"sms_gateway_url": ""}, "sandbox adapters"),
     ({"corebank_url": ""}, "sandbox adapters"),
     ({"session_cookie_secure": False}, "SESSION_COOKIE_SECURE"),
+    ({"public_base_url": ""}, "PUBLIC_BASE_URL"),
+    ({"public_base_url": "http://kassa.bank"}, "PUBLIC_BASE_URL"),
 ])
 def test_production_refuses_unsafe_settings(change, complaint):
     with pytest.raises(UnsafeConfiguration, match=complaint):
