@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, g, request
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import idempotency
 from .config import (DEFAULT_LOCALE, LOCALES, MAX_FORM_MEMORY_BYTES, MAX_FORM_PARTS, MAX_REQUEST_BYTES,
@@ -67,7 +68,14 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         MAIL_PASSWORD=settings.mail_password or None,
         MAIL_DEFAULT_SENDER=settings.mail_sender,
         MAIL_SUPPRESS_SEND=not settings.mail_server,
+        # Production answers only to its public name: a forged Host header gets a 400, never a page.
+        TRUSTED_HOSTS=None if settings.sandbox else [settings.public_host],
     )
+    if settings.trusted_proxies:
+        # The client's address and scheme as the trusted proxies saw them (and no more hops than
+        # that: what a client writes into X-Forwarded-For itself is not believed).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies)
     logging.basicConfig(level=settings.log_level)
 
     db.init_app(app)

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .money import MAX_AMOUNT
 
@@ -28,6 +29,8 @@ SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60
 
 # Settings production refuses to start without (besides the checks in Settings.check).
 PRODUCTION_REQUIRED = ("sms_gateway_token", "corebank_token", "mail_server")
+# Absolute links in the sandbox when PUBLIC_BASE_URL is not set: where `make run` serves the app.
+SANDBOX_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 
 # Secrets that are generated into instance/ on the first run of the embedded default.
 GENERATED_SECRETS = ("SECRET_KEY", "WEBHOOK_SECRET")
@@ -108,6 +111,12 @@ class Settings:
     log_level: str = "INFO"
     # Rate-limit counters live in Redis under this prefix when REDIS_URL is set.
     ratelimit_key_prefix: str = "mkassa"
+    # Where people reach the app ("https://kassa.bank.kg"): every absolute link (e-mails, SMS) is
+    # built from it, never from the request's Host header; production also accepts only its host.
+    public_base_url: str = ""
+    # Reverse proxies in front of the app that append X-Forwarded-For/-Proto (0: none, the client
+    # talks to the app directly). Per-address limits key on the address these proxies saw.
+    trusted_proxies: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -142,6 +151,8 @@ class Settings:
         path = Path(self.instance_path)
         if not self.database_url:
             changes["database_url"] = f"sqlite:///{path / 'mkassa.sqlite3'}"
+        if not self.public_base_url and self.sandbox:
+            changes["public_base_url"] = SANDBOX_PUBLIC_BASE_URL
         for name in GENERATED_SECRETS:
             attr = name.lower()
             if not getattr(self, attr):
@@ -155,6 +166,11 @@ class Settings:
             raise UnsafeConfiguration("SHIFT_AUTOCLOSE_HOUR must be an hour from 0 to 23")
         if not 0 < self.max_payment_tyiyn <= MAX_AMOUNT:  # the one ceiling of every amount (money.py)
             raise UnsafeConfiguration(f"MAX_PAYMENT_TYIYN must be from 1 to {MAX_AMOUNT}")
+        if self.trusted_proxies < 0:
+            raise UnsafeConfiguration("TRUSTED_PROXIES must be 0 or more")
+        if self.public_base_url and not _is_origin(self.public_base_url):
+            raise UnsafeConfiguration("PUBLIC_BASE_URL must be an origin such as https://kassa.bank.kg "
+                                      "(scheme and host, no path)")
         if self.bank_mode != "production":
             return
         problems = []
@@ -177,14 +193,26 @@ class Settings:
             problems.append("MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL exclude each other: choose one")
         if not self.session_cookie_secure:
             problems.append("SESSION_COOKIE_SECURE must stay on")
+        if not self.public_base_url.startswith("https://"):
+            problems.append("PUBLIC_BASE_URL must be set to the app's https:// address")
         if problems:
             raise UnsafeConfiguration("; ".join(problems))
+
+    @property
+    def public_host(self) -> str:
+        return urlsplit(self.public_base_url).hostname or ""
 
     def public_dict(self) -> dict[str, Any]:
         """Settings safe to show an operator: secrets are masked."""
         hidden = {"secret_key", "webhook_secret", "sms_gateway_token", "corebank_token", "mail_password"}
         return {f.name: ("***" if f.name in hidden and getattr(self, f.name) else getattr(self, f.name))
                 for f in fields(self)}
+
+
+def _is_origin(url: str) -> bool:
+    parts = urlsplit(url)
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/")
+            and not (parts.query or parts.fragment or parts.username or parts.password))
 
 
 def _instance_secret(path: Path, name: str) -> str:

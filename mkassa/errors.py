@@ -6,7 +6,7 @@ import logging
 from flask import Flask, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,17 @@ def register_error_handlers(app: Flask) -> None:
     def _csrf(error):
         return render_error(400, str(_l("The form has expired. Please reload the page and try again.")))
 
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(error):
+        # A Host header not in TRUSTED_HOSTS: no page of ours can be built for that name (no links).
+        return app.response_class("Bad request", status=400, mimetype="text/plain")
+
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
         response = error.get_response()
         detail = error.description if error.description and error.description != type(error).description else None
+        if error.code == 429:
+            detail = None  # the limiter's description is its rule in English ("30 per 1 hour"), not a message
         body, code = render_error(error.code or 500, detail)
         response.set_data(body)
         response.content_type = "text/html; charset=utf-8"

@@ -85,11 +85,18 @@ def nav_items():
             for ep, label, icon in items if ep in views]
 
 
+def _safe_next(target: str | None) -> str:
+    """A `next` about to be printed into a link: checked again where it is rendered, home otherwise."""
+    from .blueprints.common import safe_next
+    return safe_next(target) or url_for("home.index")
+
+
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(money, "money")
     app.add_template_filter(local_dt, "local_dt")
     app.add_template_filter(device_name, "device_name")
     app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(_safe_next, "safe_next")
     app.add_template_global(nav_items)
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
     app.add_template_global(LOCALES, "LOCALES")

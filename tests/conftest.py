@@ -124,7 +124,7 @@ def _no_gateway_call_in_a_transaction(monkeypatch):
 def make_settings(database_url: str, instance_path: str, **overrides) -> Settings:
     values = dict(testing=True, database_url=database_url, instance_path=instance_path,
                   secret_key="test-secret-key-" + "x" * 32, webhook_secret=TEST_WEBHOOK_SECRET,
-                  outbox_inprocess=False)
+                  outbox_inprocess=False, public_base_url="http://localhost")
     values.update(overrides)
     return Settings(**values)
 

@@ -5,7 +5,7 @@ A signed static-QR webhook could credit 2^62 tyiyn, and a second one overflowed 
 make the databases refuse them too, whatever writes them.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-30 06:40:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

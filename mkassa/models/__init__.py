@@ -1,5 +1,5 @@
 """All models, imported here so that Alembic and the app see one metadata."""
-from .access import Device, OneTimeCode, OtpFailure, OtpLock, Passkey, WebAuthnChallenge
+from .access import AuthAttempt, Device, OneTimeCode, OtpFailure, OtpLock, Passkey, WebAuthnChallenge
 from .bank import BankWebhookEvent, SandboxBankPayment
 from .base import utcnow
 from .ledger import LedgerAccount, LedgerEntry, LedgerTransfer
@@ -13,6 +13,6 @@ from .system import AuditEvent, IdempotencyKey, JobState, OutboxMessage, Sandbox
 from .user import User, UserSession
 
 __all__ = [
-    "AuditEvent", "Device", "OneTimeCode", "OtpFailure", "OtpLock", "Passkey", "WebAuthnChallenge", "BankWebhookEvent", "ExportJob", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
+    "AuditEvent", "AuthAttempt", "Device", "OneTimeCode", "OtpFailure", "OtpLock", "Passkey", "WebAuthnChallenge", "BankWebhookEvent", "ExportJob", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
     "JobState", "OutboxMessage", "Payment", "PaymentDay", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxSms", "Shift", "User", "UserSession", "WorkerHeartbeat", "utcnow",
 ]

@@ -17,6 +17,7 @@ from .user import PHONE_MAX, User
 OTP_PURPOSE_MAX = 32
 OTP_OBJECT_MAX = 120
 DEVICE_NAME_MAX = 300
+AUTH_SCOPE_MAX = 32
 
 
 class OneTimeCode(db.Model):
@@ -47,6 +48,22 @@ class OtpFailure(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     purpose: Mapped[str] = mapped_column(String(OTP_PURPOSE_MAX))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuthAttempt(db.Model):
+    """One sign-in or recovery attempt counted against a limit (see services.throttle).
+
+    `key` is an HMAC of what is counted (an address, a login, a phone, a device) under the app
+    secret: the table never holds an address or a phone number in clear.
+    """
+
+    __tablename__ = "auth_attempt"
+    __table_args__ = (Index("ix_auth_attempt_scope_key_at", "scope", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(AUTH_SCOPE_MAX))
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class OtpLock(db.Model):

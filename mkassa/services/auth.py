@@ -16,8 +16,9 @@ from sqlalchemy import func, select, update
 from ..config import DEFAULT_LOCALE, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS
 from ..extensions import db
 from ..gateways.sms import queue_sms
-from ..models import User, UserSession, utcnow
-from . import Invalid
+from ..models import Device, User, UserSession, utcnow
+from . import Invalid, throttle
+from .throttle import Rule
 
 GENERATED_PASSWORD_LENGTH = 10
 # Refresh last_seen_at at most this often: not a database write on every request.
@@ -41,6 +42,26 @@ trustno1 welcome1 abc12345 abcd1234 admin123 administrator letmein1 monkey123 dr
 mkassa2024 qwerty12 q1w2e3r4 aaaaaaaa 123123123 qazwsxedc 987654321 11112222 55555555 99999999
 parol123 parolparol йцукенгш пароль123 kyrgyzstan bishkek1 bishkek123
 """.split())
+
+# Wrong passwords, counted so that an attacker slows himself and not the account's owner:
+# - a browser that is one of the account's own devices (quick access set up, its cookie sent) is
+#   limited on its own and by nothing else: failures from elsewhere never lock the owner's phone;
+# - any other browser first by its address (X-Forwarded-For as TRUSTED_PROXIES proxies saw it),
+#   then by the login across all addresses.
+# Guess budget per account and day: LOGIN_ACCOUNT.limit (30) from all other browsers together, plus
+# LOGIN_DEVICE.limit (10) from each of the owner's own devices, which only he can hold. Against
+# passwords of 8+ characters with the common ones refused (or 10 generated characters, 57^10),
+# that is nowhere near enough to guess one. Successful sign-ins never count.
+LOGIN_ADDRESS = Rule("login.address", 10, 15 * 60, _l(
+    "Too many wrong passwords from this network. Try again in %(wait)s."))
+LOGIN_ACCOUNT = Rule("login.account", 30, 24 * 60 * 60, _l(
+    "Too many wrong passwords for this login from other devices. Open MKASSA on your phone with "
+    "quick access, restore access by SMS, or try again in %(wait)s."))
+LOGIN_DEVICE = Rule("login.device", 10, 24 * 60 * 60, _l(
+    "Too many wrong passwords on this device. Restore access by SMS, or try again in %(wait)s."))
+LOGIN_FAILURES_NOTICE = _l("MKASSA: many wrong passwords were entered for your login from other devices; "
+                           "sign-in from new devices is paused for a day. Your phone with quick access "
+                           "still works. If it was not you, call the Bank.")
 
 PASSWORD_CHANGED_NOTICE = _l("MKASSA: your password was changed. If it was not you, call the Bank.")
 
@@ -83,6 +104,36 @@ def authenticate(login: str, password: str) -> User | None:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def _login_key(login: str) -> str:
+    return "login:" + login.strip().lower()[:64]
+
+
+def begin_login(login: str, address: str | None, own_device: Device | None) -> throttle.Attempt:
+    """Count a sign-in attempt before the password is checked; throttle.Throttled when over a limit.
+
+    `own_device` is the browser's device when it belongs to the account being signed in to.
+    """
+    if own_device is not None:
+        return throttle.begin((LOGIN_DEVICE, f"device:{own_device.id}"))
+    return throttle.begin((LOGIN_ADDRESS, f"address:{address or ''}"), (LOGIN_ACCOUNT, _login_key(login)))
+
+
+def login_failed(login: str, own_device: Device | None) -> None:
+    """After a wrong password (the attempt stays counted): when the failures from other browsers
+    reach the account's limit, its owner is told once by SMS. COMMITTED: the request then fails."""
+    if own_device is None and throttle.count(LOGIN_ACCOUNT, _login_key(login)) >= LOGIN_ACCOUNT.limit:
+        user = db.session.scalar(select(User).where(func.lower(User.login) == login.strip().lower()))
+        if user is not None and user.phone:
+            with force_locale(user.locale or DEFAULT_LOCALE):
+                queue_sms(user.phone, str(LOGIN_FAILURES_NOTICE),
+                          dedupe_key=f"login-failures:{user.id}:{utcnow():%Y-%m-%d}")
+    db.session.commit()
+
+
+def login_succeeded(attempt: throttle.Attempt) -> None:
+    throttle.forget(attempt)
 
 
 def inactive_reason(login: str, password: str) -> str | None:

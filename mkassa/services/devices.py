@@ -108,18 +108,27 @@ def load(token: str | None) -> Device | None:
 
 def unlock(device: Device, pin: str, *, now: datetime | None = None) -> bool:
     """True when the PIN is right (the counter resets). A wrong PIN is counted and COMMITTED, since
-    the request then fails and rolls back; the MAX_WRONG_PINS-th in a row revokes the device."""
+    the request then fails and rolls back; the MAX_WRONG_PINS-th in a row revokes the device.
+
+    The try is counted before the PIN is checked, under a lock on the device row: parallel guesses
+    queue one behind the other (an attacker's burst slows only himself), each sees the count and
+    the revocation of the one before, so exactly MAX_WRONG_PINS wrong PINs are ever evaluated and
+    no PIN, right or wrong, is checked after that.
+    """
     now = now or utcnow()
-    if verify_password(device.pin_hash, (pin or "").strip()):
-        device.failed_pins = 0
-        device.last_used_at = now
+    locked = db.session.scalar(select(Device).where(Device.id == device.id).with_for_update()
+                               .execution_options(populate_existing=True))
+    if locked is None or locked.revoked_at is not None or locked.failed_pins >= MAX_WRONG_PINS:
+        return False
+    locked.failed_pins += 1
+    db.session.flush()
+    if verify_password(locked.pin_hash, (pin or "").strip()):
+        locked.failed_pins = 0
+        locked.last_used_at = now
         return True
-    # Guarded increment: parallel guesses each count.
-    db.session.execute(update(Device).where(Device.id == device.id).values(failed_pins=Device.failed_pins + 1))
-    db.session.refresh(device)
-    if device.failed_pins >= MAX_WRONG_PINS and device.revoked_at is None:
-        revoke(device, now=now)
-        notify(device.user, DEVICE_LOCKED_NOTICE)
+    if locked.failed_pins >= MAX_WRONG_PINS:
+        revoke(locked, now=now)
+        notify(locked.user, DEVICE_LOCKED_NOTICE)
     db.session.commit()
     return False
 

@@ -90,15 +90,19 @@ def is_locked(user: User, purpose: str, now: datetime | None = None) -> bool:
         OtpLock.user_id == user.id, OtpLock.purpose == purpose, OtpLock.locked_until > now).limit(1)) is not None
 
 
-def issue(user: User, purpose: str, object_key: str, *, now: datetime | None = None, **sms_params) -> None:
+def issue(user: User, purpose: str, object_key: str, *, now: datetime | None = None, own_device: bool = False,
+          limit_per_phone: bool = True, **sms_params) -> None:
+    """`own_device`: asked from one of the user's own quick-access devices, which the account's
+    lock (caused by failures from elsewhere) does not stop. `limit_per_phone=False` when the caller
+    limits the requests itself (recovery counts them per phone and per device in services.throttle)."""
     now = now or utcnow()
     if not user.phone:
         raise NoPhone(_l("No phone number is on file for this account. Please call the Bank."))
-    if is_locked(user, purpose, now):
+    if not own_device and is_locked(user, purpose, now):
         raise Locked(_l("Too many wrong codes. Try again in 24 hours."))
     recent = db.session.scalar(select(func.count(OneTimeCode.id)).where(
         OneTimeCode.phone == user.phone, OneTimeCode.purpose == purpose,
-        OneTimeCode.created_at > now - timedelta(seconds=CODES_WINDOW_SECONDS)))
+        OneTimeCode.created_at > now - timedelta(seconds=CODES_WINDOW_SECONDS))) if limit_per_phone else 0
     if recent >= MAX_CODES_PER_HOUR:
         raise TooManyCodes(_l("Too many codes were sent to this number. Try again in an hour."))
     # Only the newest code of a binding is live: an older SMS arriving late cannot be used.
@@ -113,30 +117,68 @@ def issue(user: User, purpose: str, object_key: str, *, now: datetime | None = N
     db.session.flush()
 
 
-def verify(user: User, purpose: str, object_key: str, code: str, *, now: datetime | None = None) -> None:
+def verify(user: User, purpose: str, object_key: str, code: str, *, now: datetime | None = None,
+           own_device: bool = False) -> None:
+    """`own_device`: typed on one of the user's own quick-access devices. The account's lock does
+    not stop it and its wrong codes do not feed that lock (the caller limits the device itself)."""
     now = now or utcnow()
-    if is_locked(user, purpose, now):
+    # One verification at a time per user, under a lock on the user's row: the lock check, the
+    # try count and the failure count cannot interleave with a parallel request's, so a burst of
+    # guesses gets exactly MAX_TRIES tries per code and LOCK_AFTER_FAILURES before the lock.
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    if not own_device and is_locked(user, purpose, now):
         raise Locked(_l("Too many wrong codes. Try again in 24 hours."))
     row = db.session.scalar(select(OneTimeCode).where(
         OneTimeCode.user_id == user.id, OneTimeCode.purpose == purpose, OneTimeCode.object_key == object_key,
         OneTimeCode.used_at.is_(None), OneTimeCode.expires_at > now, OneTimeCode.attempts < MAX_TRIES)
-        .order_by(OneTimeCode.id.desc()).limit(1))
+        .order_by(OneTimeCode.id.desc()).limit(1).execution_options(populate_existing=True))
     if row is None:
+        # Nothing was evaluated (no live code, or a parallel request used it up a moment ago, as a
+        # double tap on "Confirm" does): no wrong try is counted.
         raise WrongCode(_l("Wrong or expired code."), field="code")
-    # Count the try with a guarded UPDATE, so two parallel guesses cannot both slip under the limit.
-    counted = db.session.execute(update(OneTimeCode).where(
-        OneTimeCode.id == row.id, OneTimeCode.used_at.is_(None), OneTimeCode.attempts < MAX_TRIES)
-        .values(attempts=OneTimeCode.attempts + 1)).rowcount
+    # The try counts before the code is compared.
+    row.attempts += 1
+    db.session.flush()
     candidate = (code or "").strip()
-    if counted == 1 and hmac.compare_digest(row.code_hash, _digest(user.id, purpose, object_key, candidate)):
-        used = db.session.execute(update(OneTimeCode).where(OneTimeCode.id == row.id, OneTimeCode.used_at.is_(None))
-                                  .values(used_at=now)).rowcount
-        if used == 1:
-            return
-    _record_failure(user, purpose, now)
+    if hmac.compare_digest(row.code_hash, _digest(user.id, purpose, object_key, candidate)):
+        row.used_at = now
+        db.session.flush()
+        return
+    if not own_device:
+        _record_failure(user, purpose, now)
     # The try must count although the request answers with an error and rolls back.
     db.session.commit()
     raise WrongCode(_l("Wrong or expired code."), field="code")
+
+
+# No account has this id: the stand-in of `verify_without_account`.
+NO_USER_ID = 0
+
+
+def verify_without_account(purpose: str, object_key: str, code: str, *, now: datetime | None = None) -> None:
+    """Raise WrongCode for a phone that has no account, after the work `verify` does for a wrong
+    code (its queries, a write, the hash and a commit), so the answer's time does not tell the two
+    apart. The statements find no rows; nothing is stored."""
+    now = now or utcnow()
+    db.session.execute(select(User.id).where(User.id == NO_USER_ID).with_for_update())
+    is_locked(_Nobody, purpose, now)
+    db.session.scalar(select(OneTimeCode).where(
+        OneTimeCode.user_id == NO_USER_ID, OneTimeCode.purpose == purpose, OneTimeCode.object_key == object_key,
+        OneTimeCode.used_at.is_(None), OneTimeCode.expires_at > now, OneTimeCode.attempts < MAX_TRIES)
+        .order_by(OneTimeCode.id.desc()).limit(1))
+    hmac.compare_digest(_digest(NO_USER_ID, purpose, object_key, "----"),
+                        _digest(NO_USER_ID, purpose, object_key, (code or "").strip()))
+    since = now - timedelta(seconds=FAILURE_WINDOW_SECONDS)
+    db.session.scalar(select(func.max(OtpLock.created_at)).where(
+        OtpLock.user_id == NO_USER_ID, OtpLock.purpose == purpose))
+    db.session.scalar(select(func.count(OtpFailure.id)).where(
+        OtpFailure.user_id == NO_USER_ID, OtpFailure.purpose == purpose, OtpFailure.failed_at > since))
+    db.session.commit()
+    raise WrongCode(_l("Wrong or expired code."), field="code")
+
+
+class _Nobody:
+    id = NO_USER_ID
 
 
 def _record_failure(user: User, purpose: str, now: datetime) -> None:

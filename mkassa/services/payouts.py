@@ -133,7 +133,13 @@ def confirm(user: User, payout: Payout, code: str, now: datetime | None = None) 
     reason = unavailable_reason(payout.merchant)
     if reason:
         raise NotAllowed(reason)
-    otp.verify(user, OTP_PURPOSE, object_key(payout), code, now=now)
+    try:
+        otp.verify(user, OTP_PURPOSE, object_key(payout), code, now=now)
+    except otp.WrongCode:
+        db.session.refresh(payout)
+        if payout.status != "requested":
+            return payout  # the same code confirmed it a moment ago (a double tap): the same answer
+        raise
     now = now or utcnow()
     try:
         # One savepoint: the status moves and the money is reserved together, or neither.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from html import escape
 from urllib.parse import parse_qs, urlsplit
 from datetime import timedelta
 
@@ -9,10 +10,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from mkassa.blueprints.auth import LOGIN_ATTEMPTS_PER_LOGIN
 from mkassa.config import SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS
 from mkassa.extensions import db
 from mkassa.models import AuditEvent, User, UserSession, utcnow
+from mkassa.services.auth import LOGIN_ADDRESS
 
 NEUTRAL = "Wrong login or password."
 
@@ -120,13 +121,36 @@ def test_htmx_request_without_session_gets_hx_redirect(client, demo):
     assert response.headers["HX-Redirect"].startswith("/login")
 
 
-@pytest.mark.parametrize("target,expected", [("/profile/", "/profile/"), ("https://evil.example/", "/"),
-                                             ("//evil.example/", "/"), ("javascript:alert(1)", "/")])
+# Each of these leads a browser to another host (a backslash reads as "/", tabs and newlines are
+# dropped, leading controls stripped), directly or once some later step percent-decodes it.
+OFF_SITE = ["https://evil.example/", "//evil.example/", "javascript:alert(1)", "/\\evil.example/phish",
+            "/%5Cevil.example/phish", "/%5cevil.example", "/%255Cevil.example", "\\/evil.example", "/\t/evil.example",
+            "/\n/evil.example", "\t//evil.example", " //evil.example", "/%2F/evil.example", "/%2fevil.example",
+            "/%252F/evil.example", "/%09/evil.example", "http:/evil.example", "/\x00/evil.example", "\x7f//evil.example"]
+
+
+@pytest.mark.parametrize("target,expected", [("/profile/", "/profile/"),
+                                             ("/history?q=a%20b&before=1%3A2", "/history?q=a%20b&before=1%3A2"),
+                                             *[(t, "/") for t in OFF_SITE]])
 def test_next_parameter_never_leaves_the_site(client, auth, demo, target, expected):
     token = auth.csrf()
     response = client.post("/login", query_string={"next": target},
                            data={"login": "demo", "password": "demo1234", "csrf_token": token})
     assert _after_quick_access(response) == expected
+    # Every screen after it prints only the checked target into its links and its JSON.
+    pin = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f'href="{escape(expected)}" data-testid="pin-skip"' in pin
+    offer = client.get("/quick-access/passkey", query_string={"next": target}).get_data(as_text=True)
+    assert f'href="{escape(expected)}" data-testid="passkey-skip"' in offer
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_next_is_checked_again_where_it_is_rendered(app, target):
+    from flask import render_template
+    with app.test_request_context("/quick-access"):
+        for template, testid in (("auth/pin.html", "pin-skip"), ("auth/passkey_offer.html", "passkey-skip")):
+            html = render_template(template, step="new", errors={}, next=target)
+            assert f'href="/" data-testid="{testid}"' in html
 
 
 def test_post_without_csrf_is_refused_and_changes_nothing(client, auth, demo):
@@ -135,15 +159,23 @@ def test_post_without_csrf_is_refused_and_changes_nothing(client, auth, demo):
     assert db.session.scalar(select(UserSession.id)) is None
 
 
-def test_login_is_throttled_per_login(client, auth, demo):
+def test_wrong_passwords_are_throttled_per_address(client, auth, demo):
     _en(client)
-    for _ in range(LOGIN_ATTEMPTS_PER_LOGIN):
+    for _ in range(LOGIN_ADDRESS.limit):
         assert auth.login("demo", "wrong").status_code == 401
     response = auth.login("demo", "demo1234")
     assert response.status_code == 429
-    assert "Too many attempts" in response.get_data(as_text=True)
-    # Another account from the same browser is not locked by it.
-    assert auth.login("cashier").status_code == 302
+    # A person's message in the person's language, not the limiter's rule (#11).
+    assert "Too many wrong passwords from this network. Try again in 15 minutes." in response.get_data(as_text=True)
+    assert "per 15 minute" not in response.get_data(as_text=True)
+
+
+def test_too_many_attempts_is_said_in_the_users_language(client, auth, demo):
+    client.set_cookie("lang", "ru", domain="localhost")
+    for _ in range(LOGIN_ADDRESS.limit):
+        auth.login("demo", "wrong")
+    body = auth.login("demo", "demo1234").get_data(as_text=True)
+    assert "Слишком много неверных паролей" in body and "15 минут" in body
 
 
 def test_sign_in_is_audited(client, auth, demo):

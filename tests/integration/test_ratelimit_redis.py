@@ -1,4 +1,6 @@
-"""With REDIS_URL set, login throttling is shared by every app process through Redis."""
+"""With REDIS_URL set, request limits are shared by every app process through Redis.
+
+(Sign-in and recovery attempt limits live in the database, shared by construction: services.throttle.)"""
 from __future__ import annotations
 
 import os
@@ -9,7 +11,9 @@ import uuid
 
 import pytest
 
-from mkassa.blueprints.auth import LOGIN_ATTEMPTS_PER_LOGIN
+from mkassa.blueprints.auth.recovery import RECOVER_LIMIT_PER_ADDRESS
+
+RECOVER_REQUESTS = int(RECOVER_LIMIT_PER_ADDRESS.split()[0])
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -19,9 +23,9 @@ ATTEMPTS = textwrap.dedent("""
     app = create_app()
     assert app.config["RATELIMIT_STORAGE_URI"].startswith("redis://")
     client = app.test_client()
-    token = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/recover").get_data(as_text=True)).group(1)
     for _ in range(int(sys.argv[1])):
-        print(client.post("/login", data={"login": "nobody", "password": "x", "csrf_token": token}).status_code)
+        print(client.post("/recover", data={"phone": "12345", "csrf_token": token}).status_code)
 """)
 
 
@@ -40,7 +44,7 @@ def _run(attempts: int, env: dict[str, str]) -> list[int]:
     return [int(line) for line in out.stdout.split()]
 
 
-def test_two_processes_share_the_login_limit(app, database_url, tmp_path):
+def test_two_processes_share_the_recovery_flood_limit(app, database_url, tmp_path):
     if not _redis_available():
         if os.environ.get("CI") == "true":
             pytest.fail("Redis is not reachable: CI requires it")
@@ -49,7 +53,7 @@ def test_two_processes_share_the_login_limit(app, database_url, tmp_path):
     env = {**os.environ, "REDIS_URL": REDIS_URL, "RATELIMIT_KEY_PREFIX": prefix, "DATABASE_URL": database_url,
            "MKASSA_INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k" * 40, "OUTBOX_INPROCESS": "0",
            "PYTHONPATH": os.getcwd()}
-    assert _run(LOGIN_ATTEMPTS_PER_LOGIN, env) == [401] * LOGIN_ATTEMPTS_PER_LOGIN
+    assert _run(RECOVER_REQUESTS, env) == [422] * RECOVER_REQUESTS
     # A second process sees the first one's attempts: the next one is refused.
     assert _run(1, env) == [429]
     import redis

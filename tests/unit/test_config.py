@@ -12,7 +12,8 @@ GOOD_PRODUCTION = dict(bank_mode="production", secret_key="s" * 40, webhook_secr
                        database_url="postgresql+psycopg://db/mkassa", sms_gateway_url="https://sms.bank",
                        corebank_url="https://core.bank", session_cookie_secure=True,
                        sms_gateway_token="sms-token", corebank_token="bank-token", mail_server="smtp.bank",
-                       mail_sender="MKASSA <no-reply@bank.example>")
+                       mail_sender="MKASSA <no-reply@bank.example>",
+                       public_base_url="https://kassa.bank")
 
 
 def test_embedded_default_generates_secrets_once(tmp_path):
@@ -78,6 +79,8 @@ def test_production_with_safe_settings_starts():
     ({"mail_sender": "MKASSA <no-reply@mkassa.local>"}, "MAIL_SENDER"),
     ({"mail_username": "mkassa"}, "MAIL_PASSWORD is required"),
     ({"mail_use_tls": True, "mail_use_ssl": True}, "exclude each other"),
+    ({"public_base_url": ""}, "PUBLIC_BASE_URL"),
+    ({"public_base_url": "http://kassa.bank"}, "PUBLIC_BASE_URL"),
 ])
 def test_production_refuses_unsafe_settings(change, complaint):
     with pytest.raises(UnsafeConfiguration, match=complaint):

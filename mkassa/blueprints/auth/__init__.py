@@ -6,40 +6,43 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ...config import LOCALES
-from ...extensions import limiter
 from ...security import SESSION_TOKEN_KEY, make_public
-from ...services import audit, devices
+from ...services import audit, devices, throttle
 from ...services import auth as auth_service
 from ..common import safe_next
 
 bp = Blueprint("auth", __name__)
 make_public("auth.intro_done", "auth.logout_confirm")
 
-# Throttles: per address, and per login so a botnet cannot guess one account's password.
-LOGIN_ATTEMPTS_PER_ADDRESS = 30  # per minute
-LOGIN_ATTEMPTS_PER_LOGIN = 10  # per LOGIN_WINDOW_MINUTES
-LOGIN_WINDOW_MINUTES = 15
-LOGIN_LIMIT_PER_ADDRESS = f"{LOGIN_ATTEMPTS_PER_ADDRESS} per minute"
-LOGIN_LIMIT_PER_LOGIN = f"{LOGIN_ATTEMPTS_PER_LOGIN} per {LOGIN_WINDOW_MINUTES} minutes"
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 INTRO_COOKIE = "mkassa_intro_seen"
 INTRO_COOKIE_SECONDS = 365 * 24 * 3600
 
 
-def _login_key() -> str:
-    return "login:" + request.form.get("login", "").strip().lower()[:64]
+def _own_device(login: str):
+    """This browser's quick-access device, when it belongs to the account being signed in to."""
+    device = devices.load(request.cookies.get(devices.DEVICE_COOKIE))
+    if device is not None and device.user.login.lower() == login.strip().lower():
+        return device
+    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMIT_PER_ADDRESS, methods=["POST"])
-@limiter.limit(LOGIN_LIMIT_PER_LOGIN, methods=["POST"], key_func=_login_key)
 def login():
     if request.method == "GET" and current_user.is_authenticated:
         return redirect(url_for("home.index"))
     error = None
+    status = 200
     if request.method == "POST":
-        user = auth_service.authenticate(request.form.get("login", ""), request.form.get("password", ""))
+        login_name, password = request.form.get("login", ""), request.form.get("password", "")
+        own_device = _own_device(login_name)
+        try:
+            attempt = auth_service.begin_login(login_name, request.remote_addr, own_device)
+        except throttle.Throttled as exc:
+            return _login_page(exc.message, exc.status)
+        user = auth_service.authenticate(login_name, password)
         if user is not None:
+            auth_service.login_succeeded(attempt)
             token = auth_service.start_session(user, request.user_agent.string)
             audit.record(user, "auth.login", merchant_id=user.merchant_id)
             # A fresh cookie at every sign-in: nothing from before survives into the session.
@@ -55,9 +58,13 @@ def login():
             response = redirect(target)
             set_cookie(response, INTRO_COOKIE, "1", INTRO_COOKIE_SECONDS)
             return response
-        error = auth_service.inactive_reason(request.form.get("login", ""), request.form.get("password", "")) \
-            or _("Wrong login or password.")
-    status = 401 if error else 200
+        error = auth_service.inactive_reason(login_name, password) or _("Wrong login or password.")
+        auth_service.login_failed(login_name, own_device)
+        status = 401
+    return _login_page(error, status)
+
+
+def _login_page(error: str | None, status: int):
     return render_template("auth/login.html", error=error, login=request.form.get("login", ""),
                            show_intro=not request.cookies.get(INTRO_COOKIE)), status
 

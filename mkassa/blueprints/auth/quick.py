@@ -121,7 +121,7 @@ def lock():
             sign_in(device.user)
             audit.record(device.user, "auth.unlock", merchant_id=device.user.merchant_id, obj=device)
             return redirect(_next())
-        if device.revoked_at is not None:
+        if device.revoked_at is not None or device.failed_pins >= devices.MAX_WRONG_PINS:
             flash(_("5 wrong PINs in a row: quick access on this device is switched off. "
                     "Sign in with your login and password."), "error")
             response = redirect(url_for("auth.login"))

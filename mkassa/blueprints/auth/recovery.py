@@ -7,16 +7,18 @@ from flask_login import current_user
 
 from ...extensions import limiter
 from ...security import make_public
-from ...services import Invalid, audit, otp, recovery, validation
+from ...services import Invalid, audit, otp, recovery, throttle, validation
 from . import bp
-from .quick import set_device_cookie, sign_in
+from .quick import current_device, set_device_cookie, sign_in
 
+# Every POST, valid phone or not, per address: a flood guard in front of the limits of
+# services.recovery (which count only the requests that may send an SMS).
 RECOVER_LIMIT_PER_ADDRESS = "30 per hour"
 RECOVER_PHONE_KEY = "recover_phone"
 make_public("auth.recover", "auth.recover_confirm")
 
 
-def _reset(user, template_args: dict):
+def _reset(user, template_args: dict, device=None):
     """Check the code and set the new password and PIN; the form again, with errors, otherwise.
 
     The form keeps the code it was sent; the secrets stay only in the browser (auth/_reset_form.html).
@@ -26,9 +28,12 @@ def _reset(user, template_args: dict):
     try:
         device_token = recovery.reset(
             user, form.get("code", ""), form.get("password", ""), form.get("password_repeat", ""),
-            form.get("pin", ""), form.get("pin_repeat", ""), request.user_agent.string)
+            form.get("pin", ""), form.get("pin_repeat", ""), request.user_agent.string,
+            address=request.remote_addr, device=device)
     except Invalid as exc:
         return _reset_form(exc.errors, template_args, htmx), 422
+    except throttle.Throttled as exc:
+        return _reset_form({"code": exc.message}, template_args, htmx), exc.status
     except (otp.WrongCode, otp.Locked):
         # One message for wrong, expired, used-up and locked codes and for unknown phones alike.
         return _reset_form({"code": _("Wrong or expired code.")}, template_args, htmx), 422
@@ -54,22 +59,20 @@ def _reset_form(errors: dict, template_args: dict, htmx: bool) -> str:
 @limiter.limit(RECOVER_LIMIT_PER_ADDRESS, methods=["POST"])
 def recover():
     errors = {}
+    status = 200
     if request.method == "POST":
         try:
             phone = validation.phone(request.form.get("phone", ""))
+            recovery.request_code(phone, request.remote_addr, current_device())
         except validation.FieldError as exc:
-            errors = {"phone": str(exc)}
+            errors, status = {"phone": str(exc)}, 422
+        except throttle.Throttled as exc:
+            # Said as it is: no code went out (for a number with an account or without alike).
+            errors, status = {"phone": exc.message}, exc.status
         else:
-            user = recovery.user_for_phone(phone)
-            if user is not None:
-                try:
-                    recovery.send_code(user)
-                except (otp.TooManyCodes, otp.Locked, otp.NoPhone):
-                    pass  # the same answer as for a phone nobody has: nothing tells them apart
             session[RECOVER_PHONE_KEY] = phone
             return redirect(url_for("auth.recover_confirm"))
-    return render_template("auth/recover.html", errors=errors, phone=request.form.get("phone", "")), \
-        422 if errors else 200
+    return render_template("auth/recover.html", errors=errors, phone=request.form.get("phone", "")), status
 
 
 @bp.route("/recover/confirm", methods=["GET", "POST"])
@@ -79,7 +82,7 @@ def recover_confirm():
         return redirect(url_for("auth.recover"))
     args = {"phone": phone, "action": url_for("auth.recover_confirm"), "resend": url_for("auth.recover")}
     if request.method == "POST":
-        return _reset(recovery.user_for_phone(phone), args)
+        return _reset(recovery.user_for_phone(phone), args, device=current_device())
     return render_template("auth/reset.html", errors={}, code="", **args)
 
 

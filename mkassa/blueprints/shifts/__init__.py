@@ -11,7 +11,7 @@ from ...models import Shift
 from ...security import get_scoped_or_404, make_public, merchant_user_required, owner_required, scoped
 from ...services import Conflict, Invalid, shifts
 from ...services.queries import encode_cursor
-from ..common import cursor_arg, safe_next
+from ..common import cursor_arg, public_url, safe_next
 
 bp = Blueprint("shifts", __name__, url_prefix="/shifts")
 
@@ -94,7 +94,7 @@ def email():
         typed = request.form.get("email", "")
         try:
             address = shifts.set_report_email(merchant, typed, current_user,
-                                              url_for("shifts.confirm_email", _external=True))
+                                              public_url("shifts.confirm_email"))
         except Invalid as exc:
             return render_template("shifts/email.html", merchant=merchant, email=typed, errors=exc.errors), 422
         if merchant.report_email_confirmed:

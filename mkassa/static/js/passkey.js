@@ -67,6 +67,14 @@
     };
   }
 
+  // Only a path on this site: the server checks `next` already; this holds if that ever slips
+  // (browsers read a backslash as "/", so "//host" and "/\\host" would both leave the site).
+  function sameOrigin(target) {
+    if (typeof target !== "string" || !target.startsWith("/") || /[\\\s\u0000-\u001f]/.test(target)) return "/";
+    const url = new URL(target, window.location.origin);
+    return url.origin === window.location.origin ? url.pathname + url.search + url.hash : "/";
+  }
+
   async function run(button) {
     const error = document.querySelector("[data-passkey-error]");
     error.hidden = true;
@@ -77,7 +85,7 @@
         ? await navigator.credentials.create({ publicKey: creationOptions(options) })
         : await navigator.credentials.get({ publicKey: requestOptions(options) });
       const result = await post(button.dataset.url, credentialJson(credential));
-      window.location.assign(result.redirect);
+      window.location.assign(sameOrigin(result.redirect));
     } catch (err) {
       // The browser's own WebAuthn errors are English-only: the page carries a translated one (#11).
       error.textContent = err.translated ? err.message : error.dataset.failed;
