@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, select
 from ..extensions import db
 from ..models import AuthAttempt, utcnow
 from . import ServiceError
-from .outbox import periodic
+from . import jobs
 
 # Rows older than the longest window are deleted on every dispatcher beat.
 MAX_WINDOW_SECONDS = 24 * 60 * 60
@@ -94,7 +94,11 @@ def forget(attempt: Attempt) -> None:
         db.session.execute(delete(AuthAttempt).where(AuthAttempt.id.in_(attempt.ids)))
 
 
-@periodic
+# How often counted attempts past every window are deleted (seconds).
+PURGE_EVERY_SECONDS = 60 * 60
+
+
+@jobs.periodic("purge_auth_attempts", every_seconds=PURGE_EVERY_SECONDS)
 def purge(now: datetime | None = None) -> None:
     now = now or utcnow()
     db.session.execute(delete(AuthAttempt).where(AuthAttempt.at < now - timedelta(seconds=MAX_WINDOW_SECONDS)))

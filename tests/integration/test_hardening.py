@@ -83,7 +83,8 @@ def production_app(tmp_path):
         database_url="postgresql+psycopg://postgres@127.0.0.1:1/x", sms_gateway_url="https://sms.bank",
         corebank_url="https://core.bank", session_cookie_secure=True, instance_path=str(tmp_path),
         sms_gateway_token="sms-token", corebank_token="bank-token", mail_server="smtp.bank",
-        mail_sender="MKASSA <no-reply@bank.example>", outbox_inprocess=False))
+        mail_sender="MKASSA <no-reply@bank.example>", public_base_url="https://mkassa.example",
+        outbox_inprocess=False))
 
 
 def test_production_sends_hsts_and_the_sandbox_does_not(client, tmp_path):

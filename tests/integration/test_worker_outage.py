@@ -74,7 +74,7 @@ def production_env(database_url: str, instance: Path, sms_url: str, corebank_url
                 WEBHOOK_SECRET=TEST_WEBHOOK_SECRET, SMS_GATEWAY_URL=sms_url, SMS_GATEWAY_TOKEN="sms-token",
                 COREBANK_URL=corebank_url, COREBANK_TOKEN="bank-token", MAIL_SERVER="127.0.0.1",
                 MAIL_PORT=str(closed_port()), MAIL_SENDER="MKASSA <no-reply@bank.example>",
-                MKASSA_INSTANCE_PATH=str(instance), LOG_LEVEL="INFO")
+                PUBLIC_BASE_URL="https://kassa.bank.example", MKASSA_INSTANCE_PATH=str(instance), LOG_LEVEL="INFO")
 
 
 @pytest.fixture
@@ -86,7 +86,8 @@ def outage(request, database_url, make_app, tmp_path):
     env = production_env(database_url, tmp_path / "worker", gateway.url, corebank_url)
     prod = make_app(bank_mode="production", secret_key=SECRET, sms_gateway_url=gateway.url,
                     sms_gateway_token="sms-token", corebank_url=corebank_url, corebank_token="bank-token",
-                    session_cookie_secure=True, mail_server="127.0.0.1", mail_sender="MKASSA <no-reply@bank.example>")
+                    session_cookie_secure=True, mail_server="127.0.0.1", mail_sender="MKASSA <no-reply@bank.example>",
+                    public_base_url="https://kassa.bank.example")
     yield gateway, env, prod
     gateway.close()
 
