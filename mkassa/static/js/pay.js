@@ -8,7 +8,10 @@
     const key = evt.target.closest("[data-keypad] [data-key]");
     if (!key) return;
     const input = key.closest("form").querySelector("input[name=amount]");
-    input.value = key.dataset.key === "back" ? input.value.slice(0, -1) : input.value + key.dataset.key;
+    const typed = key.dataset.key;
+    if (typed === "clear") input.value = "";
+    else if (typed === "back") input.value = input.value.slice(0, -1);
+    else input.value += typed;
     input.focus();
   });
 
