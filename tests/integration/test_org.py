@@ -378,6 +378,19 @@ def test_the_cashiers_navigation_and_profile_hide_owner_things(demo, client, aut
 
 # ---- Profile (M5) ------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("login", ["demo", "cashier"])
+def test_every_profile_section_offered_opens_for_that_role(demo, client, auth, login):
+    """A row on the Profile screen is a promise: a cashier was offered "Notifications" and got
+    "Access denied" (#11). Each offered section must open for the one it is offered to."""
+    auth.login(login)
+    html = client.get("/profile/").get_data(as_text=True)
+    links = re.findall(r'<a href="(/[^"]*)" data-testid="section-([^"]+)"', html)
+    assert len(links) >= 3
+    for href, endpoint in links:
+        assert client.get(href).status_code == 200, (login, endpoint)
+    assert ("notifications.index" in dict((e, h) for h, e in links)) == (login == "demo")
+
+
 def test_owner_profile_shows_organisation_account_and_operator_chat(owner, client, app):
     html = client.get("/profile/").get_data(as_text=True)
     assert owner.merchant.legal_name in html and 'data-testid="profile-login">demo<' in html
