@@ -13,6 +13,8 @@ from .money import format_amount
 from .timeutil import to_local
 
 LANGUAGE_NAMES = {"ru": "Русский", "ky": "Кыргызча", "en": "English"}
+# What the header's language buttons show: short enough for three thumb-sized buttons on a phone.
+LANGUAGE_SHORT_NAMES = {"ru": "Рус", "ky": "Кыр", "en": "Eng"}
 
 # Bottom navigation: (endpoint, label, icon). An item shows once its area exists.
 OWNER_NAV = [("home.index", _l("Home"), "home"), ("pay.new", _l("Accept payment"), "qr"),
@@ -48,6 +50,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_global(nav_items)
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
+    app.add_template_global(LANGUAGE_SHORT_NAMES, "LANGUAGE_SHORT_NAMES")
     app.add_template_global(LOCALES, "LOCALES")
     app.add_template_global(lambda: str(get_locale() or "ru"), "current_locale")
     app.add_template_global(lambda endpoint: endpoint in current_app.view_functions, "has_endpoint")
