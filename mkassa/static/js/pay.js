@@ -15,10 +15,6 @@
     input.focus();
   });
 
-  function showKeypads(root) {
-    root.querySelectorAll?.("[data-keypad]").forEach((pad) => { pad.hidden = false; });
-  }
-
   // Countdown to the QR's expiry; the server decides when it expires and pushes the new state.
   function tick() {
     for (const el of document.querySelectorAll("[data-countdown]")) {
@@ -41,7 +37,6 @@
   });
 
   function ready() {
-    showKeypads(document);
     tick();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
