@@ -174,10 +174,10 @@
     if (needed > room + 1) cut.push({ el: describe(el), text, left: Math.round(needed), right: Math.round(room) });
   }
 
-  // On a phone, a box that scrolls sideways hides part of its content (a table's last column):
-  // a merchant screen has none.
+  // A box that scrolls sideways hides part of its content (a table's last column off a phone, or
+  // off a 1366-px console): no screen has one, except a row of cards that snaps (below).
   const sideways = [];
-  if (opts.targets) {
+  {
     for (const el of document.querySelectorAll("body *")) {
       const overflowX = getComputedStyle(el).overflowX;
       // A row of cards that snaps (the intro) scrolls sideways on purpose: one card shows at a time.

@@ -3,7 +3,7 @@ console at a desktop width), in Russian, Kyrgyz and English, looked at in Chromi
 
 - nothing wider than the screen (`documentElement.scrollWidth` ≤ the viewport width), no text drawn
   past its edges (a fixed full-screen layer is not counted in scrollWidth), no select showing its
-  choice cut short, and on the merchant's screens no box that scrolls sideways (a hidden column);
+  choice cut short, and no box that scrolls sideways (a hidden column);
 - every visible text readable: its contrast against the colour actually painted behind it ≥ 4.5:1
   (3:1 for large text), computed from the rendered styles (screen_check.js; axe's own rule missed
   white keypad digits on white keys);
