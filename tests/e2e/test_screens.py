@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from mkassa.extensions import db
 from mkassa.models import OutboxMessage, Payment, Payout, Shift, utcnow
-from mkassa.services import accept, devices, payments, payouts, shifts
+from mkassa.services import accept, devices, outbox, payments, payouts, shifts
 
 HERE = Path(__file__).parent
 AXE = (HERE / "vendor" / "axe-core-4.10.3" / "axe.min.js").read_text()
@@ -69,6 +69,7 @@ SCREENS = [
     Screen("offline", "/offline", ("anon",)),
     Screen("sandbox-sms", "/sandbox/sms", ("anon",), thumb=False),
     Screen("sandbox-mail", "/sandbox/mail", ("anon",), thumb=False),
+    Screen("sandbox-mail-message", lambda s, r: f"/sandbox/mail/{s.mail}", ("anon",), thumb=False),
     Screen("sandbox-payer", lambda s, r: "/sandbox/pay?link=" + quote(s.pending_link, safe=""), ("anon",),
            thumb=False),
     # The merchant's app.
@@ -122,6 +123,8 @@ class Scene:
         merchant, owner, cashier = demo.merchant, demo.owner, demo.cashier
         users = {"owner": owner, "cashier": cashier}
         merchant.shift_mode = True
+        # A confirmed report address: the closed shift below e-mails its report (the sandbox mail page).
+        merchant.report_email, merchant.report_email_confirmed = "boss@example.com", True
         db.session.flush()
         self.open_shift = {role: shifts.open_shift(user).public_id for role, user in users.items()}
         closing = shifts.open_shift(demo.cashier2)
@@ -158,6 +161,8 @@ class Scene:
         device = devices.start(owner, PIN)
         self.device_token = devices.confirm(device, PIN)
         db.session.commit()
+        outbox.dispatch_due()  # the shift report lands in instance/mail/, the SMS in the sandbox
+        self.mail = db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.kind == "email"))
 
     @staticmethod
     def _last_code() -> str:
