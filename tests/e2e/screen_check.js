@@ -162,6 +162,16 @@
     if (text.trim()) checkText(el, text);
   }
 
+  // An amount is read as one figure: "2 206 921,98 со / м" over two lines is as bad as cut off.
+  const AMOUNT = /^[−+-]?\d[\d\s\u00a0\u202f,.]*\u00a0(сом|som)$/;
+  for (const el of document.querySelectorAll(".amount-hero, .amount, [data-amount]")) {
+    const text = el.textContent.trim();
+    if (!AMOUNT.test(text) || !visible(el)) continue;
+    range.selectNodeContents(el);
+    const lines = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top)));
+    if (lines.size > 1) cut.push({ el: describe(el), text, left: 0, right: 0, split: true });
+  }
+
   // A select showing its choice cut short ("Бардык сату…"): the choice's text is wider than the
   // room the control leaves it (its content box, less the arrow Pico draws in the right padding).
   for (const el of document.querySelectorAll("select")) {

@@ -2,7 +2,8 @@
 console at a desktop width), in Russian, Kyrgyz and English, looked at in Chromium as a person would:
 
 - nothing wider than the screen (`documentElement.scrollWidth` ≤ the viewport width), no text drawn
-  past its edges (a fixed full-screen layer is not counted in scrollWidth), no select showing its
+  past its edges (a fixed full-screen layer is not counted in scrollWidth), no amount split over
+  two lines, no select showing its
   choice cut short, and no box that scrolls sideways (a hidden column);
 - every visible text readable: its contrast against the colour actually painted behind it ≥ 4.5:1
   (3:1 for large text), computed from the rendered styles (screen_check.js; axe's own rule missed
@@ -229,7 +230,9 @@ def _check(page, label: str, thumb: bool, axe: bool) -> list[str]:
     if result["scrollWidth"] > result["viewport"]:
         problems.append(f"wider than the screen: {result['scrollWidth']} px > {result['viewport']} px")
     for c in result["cut"]:
-        if c["el"].startswith("<select"):
+        if c.get("split"):
+            problems.append(f"amount split over two lines {c['el']} {c['text']!r}")
+        elif c["el"].startswith("<select"):
             problems.append(f"choice cut short: needs {c['left']} px, has {c['right']} px {c['el']} {c['text']!r}")
         else:
             problems.append(f"text cut at the screen's edge ({c['left']}..{c['right']} px) {c['el']} {c['text']!r}")
