@@ -19,6 +19,8 @@ from .timeutil import to_local
 from .useragent import describe
 
 LANGUAGE_NAMES = {"ru": "Русский", "ky": "Кыргызча", "en": "English"}
+# What the header's language buttons show: short enough for three thumb-sized buttons on a phone.
+LANGUAGE_SHORT_NAMES = {"ru": "Рус", "ky": "Кыр", "en": "Eng"}
 
 # Bottom navigation: (endpoint, label, icon). An item shows once its area exists.
 OWNER_NAV = [("home.index", _l("Home"), "home"), ("pay.new", _l("Accept payment"), "qr"),
@@ -99,6 +101,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(_safe_next, "safe_next")
     app.add_template_global(nav_items)
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
+    app.add_template_global(LANGUAGE_SHORT_NAMES, "LANGUAGE_SHORT_NAMES")
     app.add_template_global(LOCALES, "LOCALES")
     app.add_template_global(lambda: str(get_locale() or "ru"), "current_locale")
     app.add_template_global(money_symbols)

@@ -11,9 +11,14 @@ and subject are logged, never its body.
 """
 from __future__ import annotations
 
+import email
 import logging
 import smtplib
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,8 @@ KIND = "email"
 MAIL_DIR = "mail"
 # Connecting to and talking with the SMTP server: past this, the attempt fails and is retried later.
 SMTP_TIMEOUT_SECONDS = 20
+# The sandbox mail page lists at most this many of the newest messages.
+STORED_SHOWN = 100
 
 Composer = Callable[[dict[str, Any]], Message | None]
 _composers: dict[str, Composer] = {}
@@ -90,3 +97,58 @@ class _Connection(flask_mail.Connection):
         if self.mail.username and self.mail.password:
             host.login(self.mail.username, self.mail.password)
         return host
+    mail.send(message)
+
+
+# --- Messages kept in instance/mail/ (no SMTP server), read back for the sandbox mail page ----------
+
+@dataclass(frozen=True)
+class StoredMail:
+    id: int
+    to: str
+    subject: str
+    sent_at: datetime | None
+    text: str
+    attachments: list[tuple[str, str, int]]  # (file name, content type, size in bytes)
+
+
+def _read_stored(path: Path) -> StoredMail:
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    try:
+        sent_at = parsedate_to_datetime(message["Date"]) if message["Date"] else None
+    except (TypeError, ValueError):
+        sent_at = None
+    return StoredMail(id=int(path.stem), to=str(message["To"] or ""), subject=str(message["Subject"] or ""),
+                      sent_at=sent_at, text=body.get_content() if body is not None else "",
+                      attachments=[(part.get_filename() or "", part.get_content_type(),
+                                    len(part.get_payload(decode=True) or b""))
+                                   for part in message.iter_attachments()])
+
+
+def _stored_paths() -> list[Path]:
+    # Only <outbox id>.eml, as deliver() writes them: nothing else in the folder is ever read.
+    return sorted((p for p in mail_dir().glob("*.eml") if p.stem.isdigit()), key=lambda p: int(p.stem),
+                  reverse=True)
+
+
+def stored_messages(limit: int = STORED_SHOWN) -> list[StoredMail]:
+    """The newest e-mails written to instance/mail/, newest first."""
+    return [_read_stored(path) for path in _stored_paths()[:limit]]
+
+
+def stored_message(message_id: int) -> StoredMail | None:
+    path = mail_dir() / f"{message_id}.eml"
+    return _read_stored(path) if path.is_file() else None
+
+
+def stored_attachment(message_id: int, index: int) -> tuple[str, str, bytes] | None:
+    """(file name, content type, bytes) of the message's attachment number `index`, or None."""
+    path = mail_dir() / f"{message_id}.eml"
+    if not path.is_file():
+        return None
+    parts = list(email.message_from_bytes(path.read_bytes(), policy=policy.default).iter_attachments())
+    if not 0 <= index < len(parts):
+        return None
+    part = parts[index]
+    return part.get_filename() or f"attachment-{index + 1}", part.get_content_type(), part.get_payload(decode=True)

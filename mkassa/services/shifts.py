@@ -154,8 +154,13 @@ def close_shift(shift: Shift, by: User | None, now: datetime | None = None, auto
         raise Conflict(_("This shift is already closed."))
     audit.record(by, "shift.close_auto" if automatic else "shift.close", merchant_id=shift.merchant_id, obj=shift)
     merchant = db.session.get(Merchant, shift.merchant_id)
-    if merchant.report_email and merchant.report_email_confirmed:
+    if report_address(merchant):
         mailer.queue("shift_report", {"shift_id": shift.id}, dedupe_key=f"shift-report:{shift.public_id}")
+
+
+def report_address(merchant: Merchant) -> str | None:
+    """Where a closed shift's report is e-mailed: the confirmed report address, or nowhere."""
+    return merchant.report_email if merchant.report_email and merchant.report_email_confirmed else None
 
 
 def autoclose_cutoff(now: datetime, hour: int) -> datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from mkassa.extensions import db
@@ -49,12 +50,23 @@ def test_owner_adds_point_and_cashier_who_then_works_in_the_limited_app(demo, pa
     assert count(Point) == points
     assert page.locator("#f-name").input_value() == "Киоск у парка"  # kept
 
-    # With JavaScript the coordinates are the map's job: the manual inputs are hidden.
-    assert page.locator("#map-manual").is_hidden()
+    # Without tiles the map says so and the coordinates stay in sight (#11); the blank map still takes a tap.
+    expect(page.locator('[data-testid="map-unavailable"]')).to_be_visible()
+    assert page.locator("#f-latitude").is_visible() and page.locator("#f-longitude").is_visible()
     page.locator('[data-testid="point-map"]').click(position={"x": 120, "y": 90})
     assert page.locator('[data-testid="point-map"] .leaflet-marker-icon').count() == 1
     latitude = float(page.locator("#f-latitude").input_value())
     assert 40 < latitude < 45
+    # Typed coordinates move the pin (to the map's centre, where the map goes with it).
+    marker = page.locator('[data-testid="point-map"] .leaflet-marker-icon')
+    tapped = marker.bounding_box()
+    page.fill("#f-latitude", "42.870000")
+    page.fill("#f-longitude", "74.600000")
+    page.locator("#f-longitude").dispatch_event("change")
+    page.wait_for_function("b => { const r = document.querySelector('[data-testid=point-map] .leaflet-marker-icon')"
+                           ".getBoundingClientRect(); return Math.abs(r.x - b.x) > 5 || Math.abs(r.y - b.y) > 5; }",
+                           arg=tapped)
+    assert page.locator("#f-latitude").input_value() == "42.870000"
     page.fill("#f-address", "Бишкек, ул. Токтогула, 1")
     page.click('[data-testid="point-save"]')
     page.wait_for_url(re.compile(r"/org/\?tab=points"))

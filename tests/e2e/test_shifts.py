@@ -108,6 +108,10 @@ def test_a_shift_from_opening_to_the_report_in_the_owners_inbox(browser, mail_se
     cashier.click("[data-testid=new-payment]")
     cashier.click("[data-testid=shift-bar-link]")
     cashier.click("[data-testid=shift-close]")
+    # Asked first, told where the report goes (#11).
+    expect(cashier.locator("[data-testid=shift-report-address]")).to_have_attribute("data-address", "boss@example.com")
+    cashier.click("[data-testid=shift-close-submit]")
+    expect(cashier.locator(".flash")).to_contain_text("boss@example.com")
     expect(cashier.locator("[data-testid=shift-state]")).to_have_attribute("data-state", "closed")
     total = cashier.locator("[data-testid=shift-paid-total]")
     on_screen, paid_count = int(total.get_attribute("data-amount")), int(total.get_attribute("data-count"))

@@ -28,10 +28,14 @@ def test_demo_owner_signs_in_and_switches_language(page, demo):
     expect(page.locator('[data-testid="today-total"]')).to_be_visible()
     expect(page.locator(".bottom-nav a").first).to_be_visible()
     for lang, word in (("ky", "Бүгүн"), ("ru", "Сегодня"), ("en", "Today")):
-        page.select_option("#lang-select", lang)
-        page.click('[data-testid="lang-submit"]')
+        page.click(f'[data-testid="lang-{lang}"]')
         expect(page.locator("html")).to_have_attribute("lang", lang)
         expect(page.locator("#today-h")).to_have_text(word)
     # Remembered: a new page load keeps the last choice.
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator('[data-testid="lang-en"]')).to_have_attribute("aria-current", "true")
+    # A thumb can hit each language: no 38-px dropdown plus an "OK" button (#11).
+    for lang in ("ru", "ky", "en"):
+        box = page.locator(f'[data-testid="lang-{lang}"]').bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, (lang, box)

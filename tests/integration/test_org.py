@@ -95,7 +95,7 @@ def test_point_form_has_the_map_and_visible_coordinates_for_no_script(owner, cli
     html = client.get("/org/points/new").get_data(as_text=True)
     assert f'data-tiles="{app.extensions["mkassa.settings"].map_tiles_url}"' in html
     assert "/static/js/map.js" in html and "vendor/leaflet-1.9.4/leaflet.js" in html
-    # The coordinate inputs are in the page itself; only map.js hides them once the map is up.
+    # The coordinate inputs are in the page itself and stay visible with the map (#11).
     assert re.search(r'<div id="map-manual"[^>]*>', html).group(0) == '<div id="map-manual" class="grid">'
     assert 'name="latitude"' in html and 'name="longitude"' in html
 
@@ -382,6 +382,19 @@ def test_the_cashiers_navigation_and_profile_hide_owner_things(demo, client, aut
 
 
 # ---- Profile (M5) ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("login", ["demo", "cashier"])
+def test_every_profile_section_offered_opens_for_that_role(demo, client, auth, login):
+    """A row on the Profile screen is a promise: a cashier was offered "Notifications" and got
+    "Access denied" (#11). Each offered section must open for the one it is offered to."""
+    auth.login(login)
+    html = client.get("/profile/").get_data(as_text=True)
+    links = re.findall(r'<a href="(/[^"]*)" data-testid="section-([^"]+)"', html)
+    assert len(links) >= 3
+    for href, endpoint in links:
+        assert client.get(href).status_code == 200, (login, endpoint)
+    assert ("notifications.index" in dict((e, h) for h, e in links)) == (login == "demo")
+
 
 def test_owner_profile_shows_organisation_account_and_operator_chat(owner, client, app):
     html = client.get("/profile/").get_data(as_text=True)

@@ -223,6 +223,34 @@ def test_reports_go_only_to_a_confirmed_address(app, demo, client, auth):
     assert emails_queued() == []
 
 
+@pytest.mark.parametrize("confirmed", [True, False])
+def test_closing_asks_first_and_says_where_the_report_goes(app, demo, client, auth, confirmed):
+    """Closing had no confirmation and did not say where the report went (#11)."""
+    shift_mode(demo.merchant.id, address="boss@example.com", confirmed=confirmed)
+    auth.login("cashier")
+    shift = open_shift(client)
+    page = client.get(f"/shifts/{shift.public_id}").get_data(as_text=True)
+    assert f'href="/shifts/{shift.public_id}/close"' in page
+    asked = client.get(f"/shifts/{shift.public_id}/close")
+    text = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and 'data-testid="shift-close-submit"' in text
+    assert ("The shift report will be e-mailed to boss@example.com." in text) == confirmed
+    assert ("No report will be e-mailed" in text) != confirmed
+    db.session.commit()
+    assert db.session.get(Shift, shift.id).closed_at is None  # asking closes nothing
+    done = client.post(f"/shifts/{shift.public_id}/close", data={"csrf_token": csrf_of(client)},
+                       follow_redirects=True).get_data(as_text=True)
+    if confirmed:
+        assert "Shift closed. The report is on its way to boss@example.com." in done
+    else:
+        assert "Shift closed. No report was e-mailed: no confirmed address for shift reports." in done
+    db.session.commit()
+    assert db.session.get(Shift, shift.id).closed_at is not None
+    assert len(emails_queued()) == (1 if confirmed else 0)
+    # A closed shift is not asked about again.
+    assert client.get(f"/shifts/{shift.public_id}/close").status_code == 302
+
+
 # ------------------------------------------------------------------------------ shift rules
 
 

@@ -148,3 +148,14 @@ def test_bank_staff_and_anonymous_get_no_merchant_qr(client, auth, demo, admin_u
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     auth.login("operator", "operator-pass-1")
     assert qr_page(client, demo.points[0]).status_code == 403
+
+
+def test_the_points_screen_links_to_its_printable_qr_and_back(client, auth, demo):
+    """The sheet was reachable only by typing /points/<id>/qr (#11)."""
+    auth.login("demo")
+    point = demo.points[0]
+    body = client.get(f"/org/points/{point.public_id}").get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)"[^>]*data-testid="point-qr-link"', body)
+    assert link and link.group(1) == f"/points/{point.public_id}/qr"
+    sheet = client.get(link.group(1)).get_data(as_text=True)
+    assert re.search(rf'<a href="/org/points/{point.public_id}" data-testid="qr-back">', sheet)

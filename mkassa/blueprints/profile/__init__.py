@@ -26,7 +26,8 @@ SECTIONS = [
     ("account.index", _l("Account status"), ("owner",)),
     ("auth.send_password", _l("Send password"), ("owner", "cashier")),
     ("auth.devices", _l("Devices & passkeys"), ("owner", "cashier")),
-    ("notifications.index", _l("Notifications"), ("owner", "cashier")),
+    # Payment pushes go to owners only (services/push.py), so only owners get the screen.
+    ("notifications.index", _l("Notifications"), ("owner",)),
 ]
 
 

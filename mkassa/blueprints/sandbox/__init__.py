@@ -1,13 +1,15 @@
-"""The sandbox bank's tools (mounted only when BANK_MODE=sandbox): the SMS outbox, the payer…"""
+"""The sandbox bank's tools (mounted only when BANK_MODE=sandbox): the SMS and e-mail outboxes, the payer…"""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from urllib.parse import quote
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
 from ...extensions import db
 from ...models import SandboxSms
 from ...security import not_a_page
-from ...services import Invalid, sandbox_bank
+from ...services import Invalid, mailer, sandbox_bank
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -32,6 +34,32 @@ def sms():
 def sms_json():
     return jsonify([{"id": m.id, "phone": m.phone, "sender": m.sender, "text": m.text,
                      "created_at": m.created_at.isoformat()} for m in _messages()])
+
+
+@bp.get("/mail")
+def mail():
+    """E-mails of the embedded default: without MAIL_SERVER they land in instance/mail/, read here."""
+    return render_template("sandbox/mail.html", messages=mailer.stored_messages())
+
+
+@bp.get("/mail/<int:message_id>")
+def mail_message(message_id: int):
+    message = mailer.stored_message(message_id)
+    if message is None:
+        abort(404)
+    return render_template("sandbox/mail_message.html", message=message)
+
+
+@bp.get("/mail/<int:message_id>/attachments/<int:index>")
+def mail_attachment(message_id: int, index: int):
+    found = mailer.stored_attachment(message_id, index)
+    if found is None:
+        abort(404)
+    name, content_type, data = found
+    # Always a download, never rendered in the page.
+    return current_app.response_class(data, mimetype=content_type, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "X-Content-Type-Options": "nosniff"})
 
 
 @bp.get("/pay")

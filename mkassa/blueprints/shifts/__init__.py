@@ -60,16 +60,23 @@ def show(public_id: str):
                            method_label=shifts.method_label, status_label=shifts.status_label)
 
 
-@bp.post("/<public_id>/close")
+@bp.route("/<public_id>/close", methods=["GET", "POST"])
 @merchant_user_required
 def close(public_id: str):
+    """GET asks (closing cannot be undone) and says where the report will go; POST closes."""
     shift = get_scoped_or_404(Shift, public_id)
+    address = shifts.report_address(current_user.merchant)
+    if request.method == "GET":
+        if not shift.is_open:
+            return redirect(url_for("shifts.show", public_id=public_id))
+        return render_template("shifts/close.html", shift=shift, summary=shifts.summarize(shift), address=address)
     try:
         shifts.close_shift(shift, current_user)
     except Conflict as exc:
         flash(exc.message, "warning")
     else:
-        flash(_("Shift closed."), "success")
+        flash(_("Shift closed. The report is on its way to %(email)s.", email=address) if address else
+              _("Shift closed. No report was e-mailed: no confirmed address for shift reports."), "success")
     return redirect(url_for("shifts.show", public_id=public_id), 303)
 
 

@@ -1,7 +1,8 @@
 // Point location picker (M6.2) on the vendored Leaflet 1.9.4. Tap the map to drop the pin, drag it
-// to move it; the pin is written into the form's latitude/longitude inputs. Without this file, or
-// without Leaflet, those inputs stay visible and the form works as typed. Tiles that cannot load
-// (offline, a blocked tile server) leave a blank map that still takes the tap.
+// to move it; the pin is written into the form's latitude/longitude inputs, which stay visible and
+// move the pin when typed into. Without this file, or without Leaflet, the form works as typed.
+// When the map's tiles cannot load (offline, a blocked tile server) a message says so and to type
+// the coordinates; the blank map still takes a tap.
 (() => {
   "use strict";
 
@@ -21,14 +22,22 @@
     const lat = document.getElementById(el.dataset.latInput);
     const lng = document.getElementById(el.dataset.lngInput);
     const status = document.getElementById(el.dataset.status);
-    const manual = document.getElementById(el.dataset.manual);
+    const unavailable = document.getElementById(el.dataset.unavailable);
     el.hidden = false;
     status.hidden = false;
-    manual.hidden = true;
 
     const start = number(lat) !== null && number(lng) !== null ? [number(lat), number(lng)] : null;
     const map = L.map(el, { center: start || BISHKEK, zoom: start ? PIN_ZOOM : START_ZOOM });
-    L.tileLayer(el.dataset.tiles, { maxZoom: 19, attribution: el.dataset.attribution }).addTo(map);
+    const tiles = L.tileLayer(el.dataset.tiles, { maxZoom: 19, attribution: el.dataset.attribution }).addTo(map);
+    let tileLoaded = false;
+    tiles.on("tileload", () => {
+      tileLoaded = true;
+      unavailable.hidden = true;
+    });
+    tiles.on("tileerror", () => {
+      // A grey box gives nothing to aim at: say so, and point to the coordinate fields.
+      if (!tileLoaded) unavailable.hidden = false;
+    });
 
     let marker = null;
     function write(latlng) {
@@ -48,6 +57,17 @@
     }
 
     map.on("click", (evt) => place(evt.latlng));
+    // Typed coordinates move the pin (and the map to it) once both are numbers.
+    for (const input of [lat, lng]) {
+      input.addEventListener("change", () => {
+        const typed = [number(lat), number(lng)];
+        if (typed.includes(null) || Math.abs(typed[0]) > 90 || Math.abs(typed[1]) > 180) return;
+        const latlng = L.latLng(typed);
+        if (marker) marker.setLatLng(latlng);
+        else place(latlng);
+        map.setView(latlng, Math.max(map.getZoom(), PIN_ZOOM));
+      });
+    }
     // Keyboard users pan with the arrows and press Enter to pin the centre.
     map.on("keypress", (evt) => {
       if (evt.originalEvent.key === "Enter") {

@@ -8,13 +8,12 @@
     const key = evt.target.closest("[data-keypad] [data-key]");
     if (!key) return;
     const input = key.closest("form").querySelector("input[name=amount]");
-    input.value = key.dataset.key === "back" ? input.value.slice(0, -1) : input.value + key.dataset.key;
+    const typed = key.dataset.key;
+    if (typed === "clear") input.value = "";
+    else if (typed === "back") input.value = input.value.slice(0, -1);
+    else input.value += typed;
     input.focus();
   });
-
-  function showKeypads(root) {
-    root.querySelectorAll?.("[data-keypad]").forEach((pad) => { pad.hidden = false; });
-  }
 
   // Countdown to the QR's expiry; the server decides when it expires and pushes the new state.
   function tick() {
@@ -38,7 +37,6 @@
   });
 
   function ready() {
-    showKeypads(document);
     tick();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);

@@ -12,6 +12,11 @@
     const keypad = box.querySelector(".pin-keypad");
     const show = () => dots.forEach((dot, i) => dot.classList.toggle("filled", i < input.value.length));
     keypad.hidden = false;
+    // The dots show what is typed; the field itself steps out of sight (it still takes a hardware
+    // keyboard's digits and still carries the PIN), and the phone's own keyboard stays closed
+    // instead of covering the keypad.
+    box.classList.add("has-keypad");
+    input.setAttribute("inputmode", "none");
     keypad.addEventListener("click", (evt) => {
       const key = evt.target.closest("button")?.dataset.key;
       if (!key) return;
@@ -30,20 +35,17 @@
   }
 
   function setUpIntro(intro) {
-    const cards = Array.from(intro.querySelectorAll("[data-intro-card]"));
+    // The cards scroll sideways, a card a swipe (CSS scroll snapping); "Next" scrolls one card on
+    // and, on the last, submits "Skip". Shown in the space the row keeps for it: nothing moves.
+    const track = intro.querySelector("[data-intro-track]");
     const next = intro.querySelector("[data-intro-next]");
-    let current = 0;
-    const show = () => cards.forEach((card, i) => { card.hidden = i !== current; });
+    const current = () => Math.round(track.scrollLeft / track.clientWidth);
     next.hidden = false;
     next.addEventListener("click", () => {
-      if (current < cards.length - 1) {
-        current += 1;
-        show();
-      } else {
-        intro.querySelector("form").requestSubmit();
-      }
+      const cards = track.querySelectorAll("[data-intro-card]").length;
+      if (current() < cards - 1) track.scrollBy({ left: track.clientWidth, behavior: "smooth" });
+      else intro.querySelector("form").requestSubmit();
     });
-    show();
   }
 
   document.querySelectorAll("[data-pin-entry]").forEach(setUpPinEntry);
