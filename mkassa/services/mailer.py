@@ -97,7 +97,6 @@ class _Connection(flask_mail.Connection):
         if self.mail.username and self.mail.password:
             host.login(self.mail.username, self.mail.password)
         return host
-    mail.send(message)
 
 
 # --- Messages kept in instance/mail/ (no SMTP server), read back for the sandbox mail page ----------
