@@ -13,9 +13,11 @@ import time_machine
 from sqlalchemy import func, select, update
 
 from mkassa.extensions import db
-from mkassa.models import SandboxSms, User, utcnow
-from mkassa.services import otp, outbox, recovery
+from mkassa.models import User, utcnow
+from mkassa.services import otp, recovery
 from mkassa.services.auth import LOGIN_ACCOUNT, LOGIN_ADDRESS, LOGIN_DEVICE
+
+from .test_quick_access import sms_to
 
 OWNER_PHONE = "+996555123456"
 PIN = "4826"
@@ -39,13 +41,6 @@ def sign_in(c, login="demo", password="demo1234", address=OWNER_HOME, headers=No
                   environ_overrides={"REMOTE_ADDR": address}, headers=headers or {})
 
 
-def sms_to(phone: str) -> list[str]:
-    """The texts the phone received (the sandbox's SMS inbox), once the outbox has run: recovery
-    codes are sent by an outbox job (services.recovery.request_code), the SMS by another."""
-    while outbox.dispatch_due():
-        pass
-    db.session.commit()
-    return list(db.session.scalars(select(SandboxSms.text).where(SandboxSms.phone == phone).order_by(SandboxSms.id)))
 
 
 def owners_phone(app, client):
