@@ -304,3 +304,99 @@ def test_the_suite_instrument_fails_a_gateway_call_made_inside_a_transaction(app
     _no_gateway_call_in_a_transaction.clear()  # seen: this test's own violation is expected
     db.session.commit()
     assert corebank.find_payment("01JNOSUCHPAYMENT0000000000") is None
+
+
+# ------------------------------------------------------------------------ the database dropping out
+
+# Payments whose webhooks stream in while the database drops every connection, and how long the
+# Bank keeps redelivering one message before the drill gives up (its request loops are bounded).
+DROPOUT_PAYMENTS = 24
+BANK_ATTEMPTS = 100
+BANK_RETRY_SECONDS = 0.1
+# The database "restarts" every CUT_EVERY_SECONDS (all connections cut) for CUT_FOR_SECONDS in all.
+CUT_EVERY_SECONDS = 0.2
+CUT_FOR_SECONDS = 6
+
+
+def test_webhooks_streaming_in_while_postgresql_drops_every_connection_credit_each_payment_once(
+        app, _app, demo, database_url):
+    """PostgreSQL restarting, as the app sees it: every connection of the app's database is cut
+    (pg_terminate_backend, repeatedly) while the Bank posts signed payment.succeeded webhooks over
+    real HTTP and redelivers each message, same webhook-id, until it gets a 2xx — and once more
+    after that, as banks do. Afterwards: every payment credited exactly once, the ledger balanced."""
+    import urllib.error
+    import urllib.request
+
+    import psycopg
+    from sqlalchemy import make_url
+
+    from mkassa.models import LedgerTransfer
+    from mkassa.services import ledger
+
+    from ..conftest import LiveServer
+    from .test_pay_qr import new_payment, signed, succeeded
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the drill cuts PostgreSQL connections: needs --db=postgresql")
+    payments = [new_payment(demo.cashier, f"{n + 1},00") for n in range(DROPOUT_PAYMENTS)]
+    messages = [(json.dumps(succeeded(p)), f"msg_drill_{n}") for n, p in enumerate(payments)]
+    expected = sum(p.amount for p in payments)
+    ids, merchant_id = [p.id for p in payments], demo.merchant.id
+    before = ledger.balances(merchant_id)["processing"]
+    db.session.commit()
+    db.session.close()  # the test's own connection goes back to the pool before the cuts
+
+    url = make_url(database_url)
+    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    database = url.database
+    stop, cuts, outcomes = threading.Event(), [], {}
+
+    def cut_connections() -> None:
+        until = time.monotonic() + CUT_FOR_SECONDS
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            while not stop.is_set() and time.monotonic() < until:
+                killed = conn.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchone()[0]
+                cuts.append(killed)
+                time.sleep(CUT_EVERY_SECONDS)
+
+    def bank(server_url: str, body: str, webhook_id: str) -> None:
+        codes = []
+        for _attempt in range(BANK_ATTEMPTS):
+            request = urllib.request.Request(f"{server_url}/bank/webhooks", data=body.encode(),
+                                             headers=signed(body, webhook_id), method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    codes.append(response.status)
+            except urllib.error.HTTPError as exc:
+                codes.append(exc.code)
+            except OSError:
+                codes.append(0)
+            if 200 <= codes[-1] < 300 and len([c for c in codes if 200 <= c < 300]) == 2:
+                break  # delivered, then redelivered once more: both answered 2xx
+            time.sleep(BANK_RETRY_SECONDS)
+        outcomes[webhook_id] = codes
+
+    with LiveServer(_app) as server:
+        cutter = threading.Thread(target=cut_connections, daemon=True)
+        cutter.start()
+        senders = [threading.Thread(target=bank, args=(server.url, body, webhook_id)) for body, webhook_id in messages]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(120)
+        stop.set()
+        cutter.join(10)
+
+    assert sum(cuts) > 0, "the drill cut no connection: it proved nothing"
+    assert len(outcomes) == DROPOUT_PAYMENTS
+    assert any(c != 200 for codes in outcomes.values() for c in codes), "no delivery failed: nothing was drilled"
+    for webhook_id, codes in outcomes.items():
+        assert [c for c in codes if 200 <= c < 300] == [200, 200], (webhook_id, codes)
+    db.engine.dispose()  # connections cut under the pool are not reused
+    assert set(db.session.scalars(select(Payment.status).where(Payment.id.in_(ids)))) == {"succeeded"}
+    assert ledger.balances(merchant_id)["processing"] - before == expected  # 0 lost, 0 doubled
+    credits = db.session.scalar(select(func.count(LedgerTransfer.id)).where(LedgerTransfer.payment_id.in_(ids)))
+    assert credits == DROPOUT_PAYMENTS
+    assert ledger.total_sum() == 0
