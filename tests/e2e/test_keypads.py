@@ -31,11 +31,11 @@ def test_amount_keypad_is_readable_types_and_clears(demo, page):
     key = page.locator('[data-keypad] [data-key="7"]')
     colours = key.evaluate("k => [getComputedStyle(k).color, getComputedStyle(k).backgroundColor]")
     assert colours[0] != colours[1], colours
-    for typed in "12,5":
+    for typed in "12.5":  # the English decimal mark: the keypad types what the app shows
         page.click(f'[data-keypad] [data-key="{typed}"]')
-    assert amount.input_value() == "12,5"
+    assert amount.input_value() == "12.5"
     page.click('[data-keypad] [data-key="back"]')
-    assert amount.input_value() == "12,"
+    assert amount.input_value() == "12."
     page.click('[data-testid="keypad-clear"]')
     assert amount.input_value() == ""
 
