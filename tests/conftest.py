@@ -10,6 +10,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, event, inspect, make_url, text
@@ -143,6 +144,9 @@ def _app(database_url, tmp_path_factory):
 
 
 def _wipe(app) -> None:
+    # Mail files are named by outbox id, and ids start again after the wipe: old files go with them.
+    for path in (Path(app.instance_path) / "mail").glob("*.eml"):
+        path.unlink()
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
