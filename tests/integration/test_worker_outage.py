@@ -30,7 +30,7 @@ from mkassa.services import accept
 from ..conftest import TEST_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
-HTTPS = "https://localhost"
+HTTPS = "https://localhost"  # also the PUBLIC_BASE_URL: production answers only its own host
 SMS_WITHIN_SECONDS = 5
 STILL_RUNNING_AFTER_SECONDS = 60
 SECRET = "outage-drill-secret-" + "x" * 32
@@ -74,7 +74,7 @@ def production_env(database_url: str, instance: Path, sms_url: str, corebank_url
                 WEBHOOK_SECRET=TEST_WEBHOOK_SECRET, SMS_GATEWAY_URL=sms_url, SMS_GATEWAY_TOKEN="sms-token",
                 COREBANK_URL=corebank_url, COREBANK_TOKEN="bank-token", MAIL_SERVER="127.0.0.1",
                 MAIL_PORT=str(closed_port()), MAIL_SENDER="MKASSA <no-reply@bank.example>",
-                PUBLIC_BASE_URL="https://kassa.bank.example", MKASSA_INSTANCE_PATH=str(instance), LOG_LEVEL="INFO")
+                PUBLIC_BASE_URL=HTTPS, MKASSA_INSTANCE_PATH=str(instance), LOG_LEVEL="INFO")
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def outage(request, database_url, make_app, tmp_path):
     prod = make_app(bank_mode="production", secret_key=SECRET, sms_gateway_url=gateway.url,
                     sms_gateway_token="sms-token", corebank_url=corebank_url, corebank_token="bank-token",
                     session_cookie_secure=True, mail_server="127.0.0.1", mail_sender="MKASSA <no-reply@bank.example>",
-                    public_base_url="https://kassa.bank.example")
+                    public_base_url=HTTPS)
     yield gateway, env, prod
     gateway.close()
 
