@@ -12,8 +12,8 @@ from sqlalchemy import ColumnElement, delete, or_, select
 from .. import idempotency
 from ..config import SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS
 from ..extensions import db
-from ..models import IdempotencyKey, OneTimeCode, OutboxMessage, UserSession, WorkerHeartbeat, utcnow
-from . import jobs, outbox
+from ..models import AuthAttempt, IdempotencyKey, OneTimeCode, OutboxMessage, UserSession, WorkerHeartbeat, utcnow
+from . import jobs, outbox, throttle
 
 PURGE_BATCH = 5_000
 # How often each housekeeping job runs (seconds).
@@ -71,6 +71,13 @@ def purge_sessions(now: datetime | None = None) -> int:
         UserSession.revoked_at < before,
         UserSession.last_seen_at < before - timedelta(seconds=SESSION_IDLE_SECONDS),
         UserSession.created_at < before - timedelta(seconds=SESSION_ABSOLUTE_SECONDS)))
+
+
+@jobs.periodic("purge_auth_attempts", every_seconds=HOUSEKEEPING_EVERY_SECONDS)
+def purge_auth_attempts(now: datetime | None = None) -> int:
+    """Counted sign-in and recovery attempts older than the longest window of any limit."""
+    now = now or utcnow()
+    return _purge(AuthAttempt, AuthAttempt.id, AuthAttempt.at < now - timedelta(seconds=throttle.MAX_WINDOW_SECONDS))
 
 
 @jobs.periodic("purge_silent_workers", every_seconds=HOUSEKEEPING_EVERY_SECONDS)

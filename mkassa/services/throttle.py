@@ -22,9 +22,8 @@ from sqlalchemy import delete, func, select
 from ..extensions import db
 from ..models import AuthAttempt, utcnow
 from . import ServiceError
-from . import jobs
 
-# Rows older than the longest window are deleted on every dispatcher beat.
+# Rows older than the longest window count for nothing: housekeeping deletes them.
 MAX_WINDOW_SECONDS = 24 * 60 * 60
 
 
@@ -92,13 +91,3 @@ def forget(attempt: Attempt) -> None:
     """The attempt succeeded: it does not count (flushed; the request commits it)."""
     if attempt.ids:
         db.session.execute(delete(AuthAttempt).where(AuthAttempt.id.in_(attempt.ids)))
-
-
-# How often counted attempts past every window are deleted (seconds).
-PURGE_EVERY_SECONDS = 60 * 60
-
-
-@jobs.periodic("purge_auth_attempts", every_seconds=PURGE_EVERY_SECONDS)
-def purge(now: datetime | None = None) -> None:
-    now = now or utcnow()
-    db.session.execute(delete(AuthAttempt).where(AuthAttempt.at < now - timedelta(seconds=MAX_WINDOW_SECONDS)))

@@ -240,14 +240,14 @@ def test_the_request_flood_guard_speaks_the_users_language(app, client, demo):
 
 def test_old_attempts_are_purged(app, demo):
     from mkassa.models import AuthAttempt
-    from mkassa.services import throttle
+    from mkassa.services import housekeeping, throttle
     with time_machine.travel(utcnow(), tick=False) as clock:
         throttle.begin((LOGIN_ADDRESS, "address:x"))
         clock.shift(timedelta(seconds=throttle.MAX_WINDOW_SECONDS - 1))
-        throttle.purge()
+        housekeeping.purge_auth_attempts()
         assert db.session.scalar(select(func.count(AuthAttempt.id))) == 1
         clock.shift(timedelta(seconds=2))
-        throttle.purge()
+        housekeeping.purge_auth_attempts()
         assert db.session.scalar(select(func.count(AuthAttempt.id))) == 0
 
 
