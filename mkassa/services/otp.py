@@ -85,9 +85,31 @@ def _sms(user: User, text, **params) -> None:
 
 
 def is_locked(user: User, purpose: str, now: datetime | None = None) -> bool:
-    now = now or utcnow()
+    return _locked(user.id, purpose, now or utcnow())
+
+
+def _locked(user_id: int, purpose: str, now: datetime) -> bool:
     return db.session.scalar(select(OtpLock.id).where(
-        OtpLock.user_id == user.id, OtpLock.purpose == purpose, OtpLock.locked_until > now).limit(1)) is not None
+        OtpLock.user_id == user_id, OtpLock.purpose == purpose, OtpLock.locked_until > now).limit(1)) is not None
+
+
+def _live_code(user_id: int, purpose: str, object_key: str, now: datetime) -> OneTimeCode | None:
+    """The newest usable code of a binding, read afresh (another request may have just used it)."""
+    return db.session.scalar(select(OneTimeCode).where(
+        OneTimeCode.user_id == user_id, OneTimeCode.purpose == purpose, OneTimeCode.object_key == object_key,
+        OneTimeCode.used_at.is_(None), OneTimeCode.expires_at > now, OneTimeCode.attempts < MAX_TRIES)
+        .order_by(OneTimeCode.id.desc()).limit(1).execution_options(populate_existing=True))
+
+
+def _failures_towards_lock(user_id: int, purpose: str, now: datetime) -> int:
+    """Failures in the window, not counting those that already caused a lock."""
+    since = now - timedelta(seconds=FAILURE_WINDOW_SECONDS)
+    last_lock = db.session.scalar(select(func.max(OtpLock.created_at)).where(
+        OtpLock.user_id == user_id, OtpLock.purpose == purpose))
+    if last_lock is not None and last_lock > since:
+        since = last_lock
+    return db.session.scalar(select(func.count(OtpFailure.id)).where(
+        OtpFailure.user_id == user_id, OtpFailure.purpose == purpose, OtpFailure.failed_at > since))
 
 
 def issue(user: User, purpose: str, object_key: str, *, now: datetime | None = None, own_device: bool = False,
@@ -126,12 +148,9 @@ def verify(user: User, purpose: str, object_key: str, code: str, *, now: datetim
     # try count and the failure count cannot interleave with a parallel request's, so a burst of
     # guesses gets exactly MAX_TRIES tries per code and LOCK_AFTER_FAILURES before the lock.
     db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
-    if not own_device and is_locked(user, purpose, now):
+    if not own_device and _locked(user.id, purpose, now):
         raise Locked(_l("Too many wrong codes. Try again in 24 hours."))
-    row = db.session.scalar(select(OneTimeCode).where(
-        OneTimeCode.user_id == user.id, OneTimeCode.purpose == purpose, OneTimeCode.object_key == object_key,
-        OneTimeCode.used_at.is_(None), OneTimeCode.expires_at > now, OneTimeCode.attempts < MAX_TRIES)
-        .order_by(OneTimeCode.id.desc()).limit(1).execution_options(populate_existing=True))
+    row = _live_code(user.id, purpose, object_key, now)
     if row is None:
         # Nothing was evaluated (no live code, or a parallel request used it up a moment ago, as a
         # double tap on "Confirm" does): no wrong try is counted.
@@ -161,37 +180,19 @@ def verify_without_account(purpose: str, object_key: str, code: str, *, now: dat
     apart. The statements find no rows; nothing is stored."""
     now = now or utcnow()
     db.session.execute(select(User.id).where(User.id == NO_USER_ID).with_for_update())
-    is_locked(_Nobody, purpose, now)
-    db.session.scalar(select(OneTimeCode).where(
-        OneTimeCode.user_id == NO_USER_ID, OneTimeCode.purpose == purpose, OneTimeCode.object_key == object_key,
-        OneTimeCode.used_at.is_(None), OneTimeCode.expires_at > now, OneTimeCode.attempts < MAX_TRIES)
-        .order_by(OneTimeCode.id.desc()).limit(1))
+    _locked(NO_USER_ID, purpose, now)
+    _live_code(NO_USER_ID, purpose, object_key, now)
     hmac.compare_digest(_digest(NO_USER_ID, purpose, object_key, "----"),
                         _digest(NO_USER_ID, purpose, object_key, (code or "").strip()))
-    since = now - timedelta(seconds=FAILURE_WINDOW_SECONDS)
-    db.session.scalar(select(func.max(OtpLock.created_at)).where(
-        OtpLock.user_id == NO_USER_ID, OtpLock.purpose == purpose))
-    db.session.scalar(select(func.count(OtpFailure.id)).where(
-        OtpFailure.user_id == NO_USER_ID, OtpFailure.purpose == purpose, OtpFailure.failed_at > since))
+    _failures_towards_lock(NO_USER_ID, purpose, now)
     db.session.commit()
     raise WrongCode(_l("Wrong or expired code."), field="code")
-
-
-class _Nobody:
-    id = NO_USER_ID
 
 
 def _record_failure(user: User, purpose: str, now: datetime) -> None:
     db.session.add(OtpFailure(user_id=user.id, purpose=purpose, failed_at=now))
     db.session.flush()
-    since = now - timedelta(seconds=FAILURE_WINDOW_SECONDS)
-    last_lock = db.session.scalar(select(func.max(OtpLock.created_at)).where(
-        OtpLock.user_id == user.id, OtpLock.purpose == purpose))
-    if last_lock is not None and last_lock > since:
-        since = last_lock  # failures that caused a lock do not count again towards the next one
-    failures = db.session.scalar(select(func.count(OtpFailure.id)).where(
-        OtpFailure.user_id == user.id, OtpFailure.purpose == purpose, OtpFailure.failed_at > since))
-    if failures >= LOCK_AFTER_FAILURES:
+    if _failures_towards_lock(user.id, purpose, now) >= LOCK_AFTER_FAILURES:
         db.session.add(OtpLock(user_id=user.id, purpose=purpose, created_at=now,
                                locked_until=now + timedelta(seconds=LOCK_SECONDS)))
         if user.phone:
