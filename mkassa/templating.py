@@ -12,8 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .config import LOCALES
-from .config import DEFAULT_LOCALE
+from .config import DEFAULT_LOCALE, LOCALES
 from .money import Symbols, format_amount, parse_amount
 from .timeutil import to_local
 from .useragent import describe
