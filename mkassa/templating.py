@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 from babel.numbers import get_decimal_symbol, get_group_symbol
 
 from flask import Flask, current_app, request, url_for
+from jinja2 import pass_context
 from flask_babel import format_datetime, format_time, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -92,12 +93,23 @@ def _safe_next(target: str | None) -> str:
     return safe_next(target) or url_for("home.index")
 
 
+def _per_request(fn):
+    """A filter whose answer depends on the request (its language, its app): marked pass_context so
+    that Jinja's compiler never folds it over constant arguments. `{{ 0|money(false) }}` was baked
+    into the compiled template in the language of its first render ("0,00" on an English page)."""
+    @pass_context
+    @wraps(fn)
+    def per_request(_context, *args, **kwargs):
+        return fn(*args, **kwargs)
+    return per_request
+
+
 def register_template_helpers(app: Flask) -> None:
-    app.add_template_filter(money, "money")
-    app.add_template_filter(local_dt, "local_dt")
-    app.add_template_filter(device_name, "device_name")
-    app.add_template_filter(local_time, "local_time")
-    app.add_template_filter(_safe_next, "safe_next")
+    app.add_template_filter(_per_request(money), "money")
+    app.add_template_filter(_per_request(local_dt), "local_dt")
+    app.add_template_filter(_per_request(device_name), "device_name")
+    app.add_template_filter(_per_request(local_time), "local_time")
+    app.add_template_filter(_per_request(_safe_next), "safe_next")
     app.add_template_global(nav_items)
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
     app.add_template_global(LANGUAGE_SHORT_NAMES, "LANGUAGE_SHORT_NAMES")

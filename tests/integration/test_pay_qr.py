@@ -253,6 +253,19 @@ def test_amount_accepted(client, auth, demo, typed, tyiyn):
     assert payment.amount == tyiyn and payment.status == "pending"
 
 
+def test_the_amount_placeholder_is_written_in_each_request_s_language(client, auth, demo):
+    """Not in the language the template was first rendered in (Jinja folded `0|money(false)`)."""
+    auth.login("cashier")
+    placeholders = []
+    for lang in ("ru", "en", "ky", "en"):
+        client.set_cookie("lang", lang, domain="localhost")
+        client.post("/language", data={"lang": lang, "csrf_token": auth.csrf("/pay/")})
+        html = client.get("/pay/").get_data(as_text=True)
+        placeholders.append(re.search(r'data-testid="amount-input"[^>]*placeholder="([^"]+)"|placeholder="([^"]+)"[^>]*data-testid="amount-input"', html).group(0))
+    assert ['0,00' in p for p in placeholders] == [True, False, True, False]
+    assert ['0.00' in p for p in placeholders] == [False, True, False, True]
+
+
 @pytest.mark.parametrize("typed, message", [
     ("", "Enter an amount"), ("0", "greater than zero"), ("-5", "greater than zero"),
     ("1.234", "at most two digits"), ("abc", "in digits"), ("1000000,01", "must not exceed"),
