@@ -11,7 +11,6 @@ from mkassa.scope import RULES, Unscoped, select_for
 
 
 def test_every_model_with_a_merchant_id_has_a_rule():
-    import mkassa.models  # noqa: F401  (every model registered with the mapper)
     merchant_models = {m.class_ for m in db.Model.registry.mappers if "merchant_id" in m.columns}
     assert merchant_models, "no model found: the mapper registry was not loaded"
     missing = sorted(m.__name__ for m in merchant_models - RULES.keys())
