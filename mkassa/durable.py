@@ -31,7 +31,8 @@ without this one (the counts still end right, capped at their limit) — the pri
 committing the caller's work, paid only by a caller that wrote something first.
 
 "The caller's work" is anything added, changed or deleted in the session or written through an
-ORM INSERT/UPDATE/DELETE since the transaction began (tracked by the session events below).
+ORM INSERT/UPDATE/DELETE since the transaction began (tracked by the session events below; raw
+`text()` SQL is not seen, and request code does not write that way).
 """
 from __future__ import annotations
 
