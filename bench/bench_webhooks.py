@@ -144,7 +144,7 @@ def _run(url: str) -> None:
 
 def _event(public_id: str, amount: int, account: str) -> tuple[str, str]:
     """One `payment.succeeded` as the Bank sends it: (webhook id, JSON body)."""
-    from mkassa.services import sandbox_bank
+    from mkassa.gateways.sandbox import bank as sandbox_bank
     body = {"type": "payment.succeeded", "data": {
         "bank_txn_id": f"sbx-{uuid.uuid4().hex}", "link_type": "dynamic", "transaction_id": public_id,
         "recipient_id": account, "amount": amount, "currency": "417",

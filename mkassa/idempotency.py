@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from . import durable
 from .extensions import db
 from .models import IdempotencyKey
 
@@ -61,6 +62,8 @@ def before_request() -> Response | None:
         row = IdempotencyKey(scope=scope, key=key, request_hash=digest)
         db.session.add(row)
         try:
+            # A boundary of its own, before the view's transaction: a concurrent duplicate must meet
+            # this row (the unique constraint decides) while the first request is still running.
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
@@ -98,9 +101,7 @@ def release() -> None:
     """A request that failed changed nothing: free its key, so the client's retry runs again."""
     key_id = g.pop("idempotency_key_id", None)
     if key_id is not None:
-        db.session.rollback()
-        db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_id))
-        db.session.commit()
+        durable.write_alone(lambda: db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_id)))
 
 
 def expired(now: datetime):

@@ -1,8 +1,8 @@
 """Deny by default: who may reach which endpoint, and what data they may see.
 
 Every endpoint needs a signed-in user unless it is on the public allow-list; roles are checked by
-decorators on top; every query for merchant data goes through `scoped()`, so ownership is part of
-the lookup and a foreign id is simply not found.
+decorators on top; every query for merchant data goes through `scoped()` (rules per model in
+`scope.py`), so ownership is part of the lookup and a foreign id is simply not found.
 """
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
 from .extensions import db, login_manager
+from .scope import select_for
 from .services import auth as auth_service
 from .services import devices
 
@@ -174,26 +175,23 @@ merchant_user_required = roles_required("owner", "cashier")
 admin_required = roles_required("admin")
 
 
-def scoped(model, *, own_only: bool = True) -> Select:
-    """SELECT of `model` limited to what the current user may see.
+def scoped(model, *, user=None) -> Select:
+    """SELECT of `model` limited to what `user` (by default the signed-in user) may see.
 
-    Owners see their merchant's rows; cashiers additionally only their own rows where the model
-    records a cashier (payments, shifts…); bank staff see everything (the console).
+    Owners see their merchant's rows, cashiers what the model's rule in `scope.RULES` leaves them
+    (their own payments and shifts, their point…), bank staff everything (the console). A model
+    without a rule raises `scope.Unscoped`. Background jobs pass the user they work for.
     """
-    stmt = select(model)
-    user = current_user
-    if not user.is_authenticated:
-        abort(401)
-    if user.is_admin:
-        return stmt
-    stmt = stmt.where(model.merchant_id == user.merchant_id)
-    if user.is_cashier and own_only and hasattr(model, "cashier_id"):
-        stmt = stmt.where(model.cashier_id == user.id)
-    return stmt
+    if user is None:
+        user = current_user
+        if not user.is_authenticated:
+            abort(401)
+    return select_for(model, user)
 
 
-def get_scoped_or_404(model, public_id: str, **kwargs):
-    obj = db.session.scalar(scoped(model, **kwargs).where(model.public_id == public_id))
+def get_scoped_or_404(model, public_id: str, *where, user=None):
+    """The object with `public_id` among `scoped(model)`, further narrowed by `where`; else 404."""
+    obj = db.session.scalar(scoped(model, user=user).where(model.public_id == public_id, *where))
     if obj is None:
         abort(404)
     return obj

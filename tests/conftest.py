@@ -86,10 +86,10 @@ GATEWAY_CALLS = (
     ("mkassa.gateways.corebank", "find_payout"),
     ("mkassa.gateways.corebank", "request_payout"),
     ("mkassa.gateways.sms", "_post_to_gateway"),
-    ("mkassa.gateways.sms", "_store_in_sandbox"),
+    ("mkassa.gateways.sandbox.sms", "store"),
     ("mkassa.services.mailer", "send"),
     ("mkassa.services.push", "webpush"),
-    ("mkassa.services.sandbox_bank", "send"),
+    ("mkassa.gateways.sandbox.bank", "send"),
 )
 
 

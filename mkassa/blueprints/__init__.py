@@ -22,5 +22,5 @@ def register(app: Flask, settings: Settings) -> None:
     app.register_blueprint(shifts.bp)
     if settings.sandbox:
         # Sandbox bank tools exist only in sandbox mode; production never mounts them.
-        from . import sandbox
+        from ..gateways.sandbox import views as sandbox
         app.register_blueprint(sandbox.bp)

@@ -1,8 +1,8 @@
 """Status queries to the Bank (bank-interface.md §2): what the Bank knows about a QR payment.
 
 Used by reconciliation, so that a lost notification is repaired, and by the cashier's "check status".
-Two adapters: the sandbox reads what the sandbox bank's payer page paid; production asks the core
-banking HTTP API.
+Two adapters: the sandbox reads what the sandbox bank's payer page paid (`gateways.sandbox.corebank`);
+production asks the core banking HTTP API.
 Payouts to MBANK (§3) live here too: `request_payout` and `find_payout`, at the end.
 """
 from __future__ import annotations
@@ -12,14 +12,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import SandboxBankPayment, SandboxBankPayout, utcnow
+from .sandbox import corebank as sandbox
 
 HTTP_TIMEOUT_SECONDS = 5
 
@@ -43,17 +40,8 @@ def find_payment(transaction_id: str) -> BankPayment | None:
     """The Bank's record for the link's transaction id (32/11), or None if the Bank has none."""
     settings = current_app.extensions["mkassa.settings"]
     if settings.sandbox:
-        return _find_in_sandbox(transaction_id)
+        return sandbox.find_payment(transaction_id)
     return _find_in_core_banking(settings, transaction_id)
-
-
-def _find_in_sandbox(transaction_id: str) -> BankPayment | None:
-    row = db.session.scalar(select(SandboxBankPayment).where(SandboxBankPayment.transaction_id == transaction_id)
-                            .order_by(SandboxBankPayment.id).limit(1))
-    if row is None:
-        return None
-    return BankPayment("succeeded", row.bank_txn_id, transaction_id, row.amount, row.currency,
-                       row.payer_bank, row.payer_name_masked, row.paid_at)
 
 
 def _find_in_core_banking(settings, transaction_id: str) -> BankPayment | None:
@@ -76,12 +64,6 @@ def _find_in_core_banking(settings, transaction_id: str) -> BankPayment | None:
 # bank-interface.md §3: MKASSA asks the core banking system to pay a withdrawal out to MBANK; the
 # result comes later, by a `payout.*` webhook or a `find_payout` query.
 
-# The sandbox fails every payout whose amount ends in this many tyiyn (e.g. 100,13 som), so that a
-# tester can watch a failed withdrawal return its money.
-SANDBOX_FAIL_TYIYN = 13
-SANDBOX_FAIL_REASON = "Sandbox: amounts ending in ,13 fail"
-
-
 @dataclass(frozen=True)
 class BankPayout:
     """The Bank's view of one payout."""
@@ -96,7 +78,7 @@ def request_payout(payout_id: str, mbank_phone: str, amount: int) -> None:
     asking again (a retry after a lost answer) never pays twice. Raises on any refusal to accept."""
     settings = current_app.extensions["mkassa.settings"]
     if settings.sandbox:
-        _request_in_sandbox(settings, payout_id, mbank_phone, amount)
+        sandbox.request_payout(settings, payout_id, mbank_phone, amount)
     else:
         _request_from_core_banking(settings, payout_id, mbank_phone, amount)
 
@@ -105,8 +87,7 @@ def find_payout(payout_id: str) -> BankPayout | None:
     """The Bank's record of a payout, or None if it was never asked for it."""
     settings = current_app.extensions["mkassa.settings"]
     if settings.sandbox:
-        row = db.session.scalar(select(SandboxBankPayout).where(SandboxBankPayout.payout_id == payout_id))
-        return None if row is None else BankPayout(row.status, row.bank_ref, row.reason)
+        return sandbox.find_payout(payout_id)
     url = f"{settings.corebank_url.rstrip('/')}/payouts/{urllib.parse.quote(payout_id)}"
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {settings.corebank_token}",
                                                    "Accept": "application/json"})
@@ -120,21 +101,6 @@ def find_payout(payout_id: str) -> BankPayout | None:
     if not found:
         return None
     return BankPayout(found["status"], found.get("bank_ref"), found.get("reason"))
-
-
-def _request_in_sandbox(settings, payout_id: str, mbank_phone: str, amount: int) -> None:
-    """The sandbox bank takes the order and completes it after `sandbox_payout_seconds`
-    (services.payouts.complete_sandbox_payouts plays the Bank's notification)."""
-    now = utcnow()
-    failing = amount % 100 == SANDBOX_FAIL_TYIYN
-    row = SandboxBankPayout(payout_id=payout_id, mbank_phone=mbank_phone, amount=amount,
-                            bank_ref=f"SBX-{payout_id}", reason=SANDBOX_FAIL_REASON if failing else None,
-                            requested_at=now, due_at=now + timedelta(seconds=settings.sandbox_payout_seconds))
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        pass  # asked before: the same payout, not a second one
 
 
 def _request_from_core_banking(settings, payout_id: str, mbank_phone: str, amount: int) -> None:

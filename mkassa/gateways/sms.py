@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import current_app
 
-from ..extensions import db
-from ..models import OutboxMessage, SandboxSms
+from ..models import OutboxMessage
 from ..services import outbox
+from .sandbox import sms as sandbox
 
 HTTP_TIMEOUT_SECONDS = 10
 
@@ -17,17 +17,11 @@ HTTP_TIMEOUT_SECONDS = 10
 def send_sms(payload: dict[str, Any], msg: outbox.Delivery) -> None:
     settings = current_app.extensions["mkassa.settings"]
     if settings.sandbox:
-        _store_in_sandbox(settings, payload, msg)
+        sandbox.store(settings, payload, msg)
     else:
         _post_to_gateway(settings, payload, msg)
     # The text may carry a password or code: once delivered, the outbox keeps no copy of it.
     msg.payload = {"phone": payload["phone"], "text": "[delivered]"}
-
-
-def _store_in_sandbox(settings, payload: dict[str, Any], msg: outbox.Delivery) -> None:
-    # Same transaction as marking the outbox row sent: delivered exactly once.
-    db.session.add(SandboxSms(outbox_id=msg.id, phone=payload["phone"],
-                              sender=settings.sms_sender, text=payload["text"]))
 
 
 def _post_to_gateway(settings, payload: dict[str, Any], msg: outbox.Delivery | OutboxMessage) -> None:

@@ -13,6 +13,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
+from .. import durable
 from ..config import DEFAULT_LOCALE, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS
 from ..extensions import db
 from ..gateways.sms import queue_sms
@@ -122,14 +123,20 @@ def begin_login(login: str, address: str | None, own_device: Device | None) -> t
 
 def login_failed(login: str, own_device: Device | None) -> None:
     """After a wrong password (the attempt stays counted): when the failures from other browsers
-    reach the account's limit, its owner is told once by SMS. COMMITTED: the request then fails."""
+    reach the account's limit, its owner is told once by SMS. Kept by `durable.keep`: the request
+    then fails."""
+    mark = durable.mark()
+    _tell_owner_of_failures(login, own_device)
+    durable.keep(mark, redo=lambda: _tell_owner_of_failures(login, own_device))
+
+
+def _tell_owner_of_failures(login: str, own_device: Device | None) -> None:
     if own_device is None and throttle.count(LOGIN_ACCOUNT, _login_key(login)) >= LOGIN_ACCOUNT.limit:
         user = db.session.scalar(select(User).where(func.lower(User.login) == login.strip().lower()))
         if user is not None and user.phone:
             with force_locale(user.locale or DEFAULT_LOCALE):
                 queue_sms(user.phone, str(LOGIN_FAILURES_NOTICE),
                           dedupe_key=f"login-failures:{user.id}:{utcnow():%Y-%m-%d}")
-    db.session.commit()
 
 
 def login_succeeded(attempt: throttle.Attempt) -> None:

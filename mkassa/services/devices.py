@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 
+from .. import durable
 from ..extensions import db
 from ..models import Device, Merchant, Passkey, User, utcnow
 from ..models.merchant import QUICK_LOCK_DEFAULT_MINUTES, QUICK_LOCK_MAX_MINUTES, QUICK_LOCK_MIN_MINUTES
@@ -107,30 +108,51 @@ def load(token: str | None) -> Device | None:
 
 
 def unlock(device: Device, pin: str, *, now: datetime | None = None) -> bool:
-    """True when the PIN is right (the counter resets). A wrong PIN is counted and COMMITTED, since
-    the request then fails and rolls back; the MAX_WRONG_PINS-th in a row revokes the device.
+    """True when the PIN is right (the counter resets). A wrong PIN stays counted although the
+    request then fails and rolls back (`durable.keep`); the MAX_WRONG_PINS-th in a row revokes the
+    device.
 
-    The try is counted before the PIN is checked, under a lock on the device row: parallel guesses
-    queue one behind the other (an attacker's burst slows only himself), each sees the count and
-    the revocation of the one before, so exactly MAX_WRONG_PINS wrong PINs are ever evaluated and
-    no PIN, right or wrong, is checked after that.
+    The try is counted before the PIN is checked, under a lock on the device row held until the
+    count is committed: parallel guesses queue one behind the other (an attacker's burst slows only
+    himself), each sees the count and the revocation of the one before, so exactly MAX_WRONG_PINS
+    wrong PINs are ever evaluated and no PIN, right or wrong, is checked after that.
     """
     now = now or utcnow()
-    locked = db.session.scalar(select(Device).where(Device.id == device.id).with_for_update()
-                               .execution_options(populate_existing=True))
-    if locked is None or locked.revoked_at is not None or locked.failed_pins >= MAX_WRONG_PINS:
+    mark = durable.mark()
+    locked = _lock_for_try(device.id)
+    if locked is None:
         return False
-    locked.failed_pins += 1
-    db.session.flush()
     if verify_password(locked.pin_hash, (pin or "").strip()):
         locked.failed_pins = 0
         locked.last_used_at = now
         return True
+    _wrong_pin(locked, now)
+    durable.keep(mark, redo=lambda: _redo_wrong_pin(device.id, now))
+    return False
+
+
+def _lock_for_try(device_id: int) -> Device | None:
+    """The device row, locked and with this try counted; None when it takes no more tries."""
+    locked = db.session.scalar(select(Device).where(Device.id == device_id).with_for_update()
+                               .execution_options(populate_existing=True))
+    if locked is None or locked.revoked_at is not None or locked.failed_pins >= MAX_WRONG_PINS:
+        return None
+    locked.failed_pins += 1
+    db.session.flush()
+    return locked
+
+
+def _wrong_pin(locked: Device, now: datetime) -> None:
     if locked.failed_pins >= MAX_WRONG_PINS:
         revoke(locked, now=now)
         notify(locked.user, DEVICE_LOCKED_NOTICE)
-    db.session.commit()
-    return False
+
+
+def _redo_wrong_pin(device_id: int, now: datetime) -> None:
+    """The wrong try again, alone in a fresh transaction (the caller's work was rolled back)."""
+    locked = _lock_for_try(device_id)
+    if locked is not None:
+        _wrong_pin(locked, now)
 
 
 def revoke(device: Device, *, now: datetime | None = None) -> None:

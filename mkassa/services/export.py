@@ -32,6 +32,7 @@ from sqlalchemy import func, or_, select, update
 
 from ..extensions import db
 from ..models import ExportJob, Merchant, Payment, Point, User, utcnow
+from ..security import scoped
 from ..timeutil import to_local
 from . import Conflict, jobs, reports, statement
 
@@ -296,9 +297,9 @@ def _generate(job: ExportJob) -> None:
     path = job_path(job)
     partial = path.with_suffix(".part")
     if job.kind == "report":
-        scope = payments_scope(user)
-        points, people = ([], []) if user.is_cashier else reports.choices(
-            select(Point).where(Point.merchant_id == merchant.id), select(User).where(User.merchant_id == merchant.id))
+        scope = scoped(Payment, user=user)
+        points, people = ([], []) if user.is_cashier else reports.choices(scoped(Point, user=user),
+                                                                          scoped(User, user=user))
         f = reports.parse_filter(params, points, people)
         rows = reports.iter_export_rows(scope, f, between_batches=lambda done: _progress(job_id, done))
         write_report(partial, merchant, f, rows, report_names(merchant.id), utcnow())
@@ -328,12 +329,6 @@ def _counting(entries_for, counter: dict):
             counter["done"] += 1
             yield entry
     return wrapped
-
-
-def payments_scope(user: User):
-    """The same rows `security.scoped(Payment)` gives this user in a request (jobs run outside one)."""
-    stmt = select(Payment).where(Payment.merchant_id == user.merchant_id)
-    return stmt.where(Payment.cashier_id == user.id) if user.is_cashier else stmt
 
 
 def _expire(now: datetime) -> None:

@@ -11,9 +11,9 @@ API
   Raises `NoPhone`, `TooManyCodes` (MAX_CODES_PER_HOUR per phone and purpose) or `Locked`.
 - `verify(user, purpose, object_key, code)` — returns on success and uses the code up (single use);
   raises `WrongCode` (wrong, expired, used, superseded, out of tries or never issued: the caller
-  cannot tell which, nor can whoever types) or `Locked`. A wrong code is COMMITTED before the
-  exception leaves, so the count survives the request's rollback: call `verify` before making
-  other changes in the request.
+  cannot tell which, nor can whoever types) or `Locked`. A wrong code's try is kept by
+  `durable.keep` before the exception leaves, so the count survives the request's rollback;
+  what the caller flushed before is not committed with it.
 - `is_locked(user, purpose)`.
 
 The object key ties a code to what it confirms ("password", "payout:<public_id>:<tyiyn>"): a code
@@ -34,6 +34,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
+from .. import durable
 from ..config import DEFAULT_LOCALE
 from ..extensions import db
 from ..gateways.sms import queue_sms
@@ -144,10 +145,12 @@ def verify(user: User, purpose: str, object_key: str, code: str, *, now: datetim
     """`own_device`: typed on one of the user's own quick-access devices. The account's lock does
     not stop it and its wrong codes do not feed that lock (the caller limits the device itself)."""
     now = now or utcnow()
-    # One verification at a time per user, under a lock on the user's row: the lock check, the
-    # try count and the failure count cannot interleave with a parallel request's, so a burst of
-    # guesses gets exactly MAX_TRIES tries per code and LOCK_AFTER_FAILURES before the lock.
-    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    mark = durable.mark()
+    # One verification at a time per user, under a lock on the user's row held until the try is
+    # committed: the lock check, the try count and the failure count cannot interleave with a
+    # parallel request's, so a burst of guesses gets exactly MAX_TRIES tries per code and
+    # LOCK_AFTER_FAILURES before the lock.
+    _lock_user(user.id)
     if not own_device and _locked(user.id, purpose, now):
         raise Locked(_l("Too many wrong codes. Try again in 24 hours."))
     row = _live_code(user.id, purpose, object_key, now)
@@ -166,8 +169,22 @@ def verify(user: User, purpose: str, object_key: str, code: str, *, now: datetim
     if not own_device:
         _record_failure(user, purpose, now)
     # The try must count although the request answers with an error and rolls back.
-    db.session.commit()
+    code_id = row.id
+    durable.keep(mark, redo=lambda: _redo_wrong_try(user, code_id, purpose, now, own_device))
     raise WrongCode(_l("Wrong or expired code."), field="code")
+
+
+def _lock_user(user_id: int) -> None:
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def _redo_wrong_try(user: User, code_id: int, purpose: str, now: datetime, own_device: bool) -> None:
+    """The wrong try again, alone in a fresh transaction (the caller's work was rolled back)."""
+    _lock_user(user.id)
+    db.session.execute(update(OneTimeCode).where(OneTimeCode.id == code_id, OneTimeCode.attempts < MAX_TRIES)
+                       .values(attempts=OneTimeCode.attempts + 1))
+    if not own_device:
+        _record_failure(user, purpose, now)
 
 
 # No account has this id: the stand-in of `verify_without_account`.
@@ -179,13 +196,14 @@ def verify_without_account(purpose: str, object_key: str, code: str, *, now: dat
     code (its queries, a write, the hash and a commit), so the answer's time does not tell the two
     apart. The statements find no rows; nothing is stored."""
     now = now or utcnow()
-    db.session.execute(select(User.id).where(User.id == NO_USER_ID).with_for_update())
+    mark = durable.mark()
+    _lock_user(NO_USER_ID)
     _locked(NO_USER_ID, purpose, now)
     _live_code(NO_USER_ID, purpose, object_key, now)
     hmac.compare_digest(_digest(NO_USER_ID, purpose, object_key, "----"),
                         _digest(NO_USER_ID, purpose, object_key, (code or "").strip()))
     _failures_towards_lock(NO_USER_ID, purpose, now)
-    db.session.commit()
+    durable.keep(mark, redo=lambda: None)
     raise WrongCode(_l("Wrong or expired code."), field="code")
 
 

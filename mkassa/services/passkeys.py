@@ -22,6 +22,7 @@ from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, PublicKeyCredentialDescriptor,
                                       ResidentKeyRequirement, UserVerificationRequirement)
 
+from .. import durable
 from ..extensions import db
 from ..models import Device, Passkey, User, WebAuthnChallenge, utcnow
 from . import ServiceError
@@ -56,13 +57,27 @@ def _take_challenge(user: User, ceremony: str, client_data_json: bytes, now: dat
         challenge = parse_client_data_json(client_data_json).challenge
     except Exception:  # py_webauthn raises assorted errors on malformed JSON
         raise PasskeyError(_l("The passkey answer was not valid. Please try again.")) from None
-    taken = db.session.execute(update(WebAuthnChallenge).where(
-        WebAuthnChallenge.challenge == bytes_to_base64url(challenge), WebAuthnChallenge.ceremony == ceremony,
-        WebAuthnChallenge.user_id == user.id, WebAuthnChallenge.used_at.is_(None),
-        WebAuthnChallenge.expires_at > now).values(used_at=now)).rowcount
-    if taken != 1:
+    if _spend(user.id, ceremony, challenge, now) != 1:
         raise PasskeyError(_l("This passkey request has expired. Please try again."))
     return challenge
+
+
+def _spend(user_id: int, ceremony: str, challenge: bytes, now: datetime) -> int:
+    return db.session.execute(update(WebAuthnChallenge).where(
+        WebAuthnChallenge.challenge == bytes_to_base64url(challenge), WebAuthnChallenge.ceremony == ceremony,
+        WebAuthnChallenge.user_id == user_id, WebAuthnChallenge.used_at.is_(None),
+        WebAuthnChallenge.expires_at > now).values(used_at=now)).rowcount
+
+
+def _spend_again(user_id: int, ceremony: str, client_data_json: bytes | None, now: datetime) -> None:
+    """After a failed ceremony whose caller's work was rolled back: the challenge stays used (if the
+    browser's answer named one of ours), alone in a fresh transaction."""
+    try:
+        challenge = parse_client_data_json(client_data_json).challenge if client_data_json else None
+    except Exception:  # malformed: it named no challenge, so none was used
+        return
+    if challenge is not None:
+        _spend(user_id, ceremony, challenge, now)
 
 
 def registration_options(user: User, rp_id: str, *, now: datetime | None = None) -> dict[str, Any]:
@@ -83,14 +98,18 @@ def register(user: User, credential: dict[str, Any] | str, rp_id: str, origin: s
     """A new passkey of `user`; `device`: the quick-access device it is added on (forgetting that
     device on sign-out revokes the passkey with it)."""
     now = now or utcnow()
+    mark, client_data = durable.mark(), None
     try:
         parsed = parse_registration_credential_json(credential)
-        challenge = _take_challenge(user, "register", parsed.response.client_data_json, now)
+        client_data = parsed.response.client_data_json
+        challenge = _take_challenge(user, "register", client_data, now)
         verified = verify_registration_response(credential=parsed, expected_challenge=challenge,
                                                 expected_rp_id=rp_id, expected_origin=origin,
                                                 require_user_verification=True)
     except (WebAuthnException, PasskeyError) as exc:
-        db.session.commit()  # the challenge stays used although the request fails
+        # The challenge stays used although the request fails.
+        user_id = user.id
+        durable.keep(mark, redo=lambda: _spend_again(user_id, "register", client_data, now))
         raise PasskeyError(_l("The passkey could not be added. Please try again.")) from exc
     passkey = Passkey(user_id=user.id, credential_id=bytes_to_base64url(verified.credential_id),
                       public_key=verified.credential_public_key, sign_count=verified.sign_count,
@@ -115,9 +134,11 @@ def authenticate(user: User, credential: dict[str, Any] | str, rp_id: str, origi
                  *, now: datetime | None = None) -> Passkey:
     """The user's passkey that signed this challenge; PasskeyError otherwise (nothing says why)."""
     now = now or utcnow()
+    mark, client_data = durable.mark(), None
     try:
         parsed = parse_authentication_credential_json(credential)
-        challenge = _take_challenge(user, "login", parsed.response.client_data_json, now)
+        client_data = parsed.response.client_data_json
+        challenge = _take_challenge(user, "login", client_data, now)
         passkey = db.session.scalar(select(Passkey).where(
             Passkey.credential_id == bytes_to_base64url(parsed.raw_id), Passkey.user_id == user.id,
             Passkey.revoked_at.is_(None)))
@@ -129,7 +150,9 @@ def authenticate(user: User, credential: dict[str, Any] | str, rp_id: str, origi
             credential_public_key=passkey.public_key, credential_current_sign_count=passkey.sign_count,
             require_user_verification=True)
     except (WebAuthnException, PasskeyError) as exc:
-        db.session.commit()  # the challenge stays used although the request fails
+        # The challenge stays used although the request fails.
+        user_id = user.id
+        durable.keep(mark, redo=lambda: _spend_again(user_id, "login", client_data, now))
         raise PasskeyError(_l("The passkey did not work. Use your PIN or password.")) from exc
     passkey.sign_count = verified.new_sign_count
     passkey.last_used_at = now

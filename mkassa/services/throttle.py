@@ -19,6 +19,7 @@ from flask import current_app
 from flask_babel import format_timedelta
 from sqlalchemy import delete, func, select
 
+from .. import durable
 from ..extensions import db
 from ..models import AuthAttempt, utcnow
 from . import ServiceError
@@ -72,7 +73,9 @@ def begin(*checks: tuple[Rule, str], now: datetime | None = None) -> Attempt:
     now = now or utcnow()
     rows = [AuthAttempt(scope=rule.scope, key=key(material), at=now) for rule, material in checks]
     db.session.add_all(rows)
+    # Committed at once, whatever follows: parallel attempts must see this one before their check.
     db.session.commit()
+    mark = durable.mark()
     attempt = Attempt([row.id for row in rows])
     for rule, material in checks:
         since = now - timedelta(seconds=rule.window_seconds)
@@ -81,7 +84,7 @@ def begin(*checks: tuple[Rule, str], now: datetime | None = None) -> Attempt:
             AuthAttempt.id.not_in(attempt.ids)).order_by(AuthAttempt.at)))
         if len(times) >= rule.limit:
             forget(attempt)
-            db.session.commit()
+            durable.keep(mark, redo=lambda: forget(attempt))
             # Allowed again once enough of the counted attempts have left the window.
             raise Throttled(rule, times[len(times) - rule.limit] + timedelta(seconds=rule.window_seconds), now)
     return attempt

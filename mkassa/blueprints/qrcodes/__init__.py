@@ -1,9 +1,8 @@
 """Printable static QR per point (X8): payers scan it and type the amount themselves."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, g, render_template, request
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from ...models import Point
 from ...security import get_scoped_or_404, merchant_user_required
@@ -17,11 +16,9 @@ PAPER_SIZES = ("a5", "a4")
 @bp.get("/points/<point_public_id>/qr")
 @merchant_user_required
 def point_qr(point_public_id: str):
-    point = get_scoped_or_404(Point, point_public_id)
-    # A cashier may print the sticker of the counter they work at, not the other points' ones.
-    # An archived point takes no new stickers: payments to old ones still land on it (crediting).
-    if (current_user.is_cashier and current_user.point_id != point.id) or point.archived_at is not None:
-        abort(404)
+    # A cashier sees only the point they work at (scope.RULES). An archived point takes no new
+    # stickers: payments to old ones still land on it (crediting).
+    point = get_scoped_or_404(Point, point_public_id, Point.archived_at.is_(None))
     paper = request.args.get("paper", PAPER_SIZES[0])
     if paper not in PAPER_SIZES:
         paper = PAPER_SIZES[0]

@@ -95,17 +95,10 @@ def send_xlsx(write, name: str):
     return send_file(out, mimetype=export.XLSX_MIMETYPE, as_attachment=True, download_name=name)
 
 
-def _own_job(public_id: str) -> ExportJob:
-    job = get_scoped_or_404(ExportJob, public_id)
-    if job.user_id != current_user.id:  # an export belongs to whoever asked for it
-        abort(404)
-    return job
-
-
 @bp.get("/exports/<public_id>")
 @merchant_user_required
 def export_job(public_id: str):
-    job = _own_job(public_id)
+    job = get_scoped_or_404(ExportJob, public_id)  # whoever asked for it (scope.RULES)
     template = "reports/_job.html" if wants_fragment() else "reports/job.html"
     return render_template(template, job=job)
 
@@ -113,7 +106,7 @@ def export_job(public_id: str):
 @bp.get("/exports/<public_id>/file")
 @merchant_user_required
 def export_file(public_id: str):
-    job = _own_job(public_id)
+    job = get_scoped_or_404(ExportJob, public_id)  # whoever asked for it (scope.RULES)
     path = export.job_path(job)
     if job.status != "done" or not path.exists():
         abort(404)

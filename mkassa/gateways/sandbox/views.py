@@ -1,4 +1,4 @@
-"""The sandbox bank's tools (mounted only when BANK_MODE=sandbox): the SMS and e-mail outboxes, the payer…"""
+"""The sandbox bank's pages (mounted only when BANK_MODE=sandbox): the SMS and e-mail outboxes, the payer…"""
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -9,7 +9,8 @@ from sqlalchemy import select
 from ...extensions import db
 from ...models import SandboxSms
 from ...security import not_a_page
-from ...services import Invalid, mailer, sandbox_bank
+from ...services import Invalid, mailer
+from . import bank
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -70,7 +71,7 @@ def payer():
     if not link:
         return render_template("sandbox/payer.html", link="", parsed=None, errors={}, **_payer_choices())
     try:
-        parsed = sandbox_bank.read_link(link)
+        parsed = bank.read_link(link)
     except Invalid as exc:
         return render_template("sandbox/payer.html", link=link, parsed=None, errors=exc.errors,
                                **_payer_choices()), 422
@@ -81,26 +82,26 @@ def payer():
 def payer_pay():
     form = request.form
     link, delivery = form.get("link", ""), form.get("delivery", "now")
-    delivery = delivery if delivery in sandbox_bank.DELIVERIES else "now"
+    delivery = delivery if delivery in bank.DELIVERIES else "now"
     try:
-        row = sandbox_bank.pay(link, form.get("amount", ""), form.get("payer_bank", ""))
+        row = bank.pay(link, form.get("amount", ""), form.get("payer_bank", ""))
     except Invalid as exc:
-        parsed = None if "link" in exc.errors else sandbox_bank.read_link(link)
+        parsed = None if "link" in exc.errors else bank.read_link(link)
         return render_template("sandbox/payer.html", link=link, parsed=parsed, errors=exc.errors,
                                amount=form.get("amount", ""), **_payer_choices()), 422
     url = request.host_url + "bank/webhooks"
     settings = current_app.extensions["mkassa.settings"]
     if delivery == "late":
-        sandbox_bank.queue_late(row, url, settings)
+        bank.queue_late(row, url, settings)
     # Read before the commit: touching the row afterwards would open a new transaction, and MKASSA's
     # webhook handler, called over HTTP below, needs the database this request must not hold (SQLite).
-    bodies, amount, bank_txn_id = sandbox_bank.messages(row), row.amount, row.bank_txn_id
+    bodies, amount, bank_txn_id = bank.messages(row), row.amount, row.bank_txn_id
     # The bank records its transfer before it notifies.
     db.session.commit()
-    results = [] if delivery == "late" else sandbox_bank.notify(bodies, delivery, url, settings.webhook_secret)
+    results = [] if delivery == "late" else bank.notify(bodies, delivery, url, settings.webhook_secret)
     return render_template("sandbox/payer_done.html", amount=amount, bank_txn_id=bank_txn_id, delivery=delivery,
                            results=results)
 
 
 def _payer_choices() -> dict:
-    return {"banks": sandbox_bank.PAYER_BANKS, "deliveries": sandbox_bank.DELIVERIES}
+    return {"banks": bank.PAYER_BANKS, "deliveries": bank.DELIVERIES}

@@ -16,13 +16,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from standardwebhooks import Webhook
 
-from .. import elqr
-from ..config import Settings
-from ..extensions import db
-from ..models import OutboxMessage, SandboxBankPayment, utcnow
-from ..money import MoneyError
-from ..templating import money, read_amount
-from . import Invalid, outbox
+from ... import elqr
+from ...config import Settings
+from ...extensions import db
+from ...models import OutboxMessage, SandboxBankPayment, utcnow
+from ...money import MoneyError
+from ...services import Invalid, outbox
+from ...templating import money, read_amount
 
 PAYER_BANKS = ("MBANK", "O!Bank", "Bakai Bank", "DCB", "Optima Bank")
 PAYER_NAME_MASKED = "А***р К."

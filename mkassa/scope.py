@@ -1,0 +1,81 @@
+"""Which of a merchant's rows a user may see: one explicit rule per model, for requests and jobs alike.
+
+`security.scoped()` (views, the current user) and background jobs (the user who asked, e.g. an export
+job's) build their SELECTs here, so a job never sees more than its user would in a request. Every
+model with a `merchant_id` is registered in `RULES` (a unit test walks the mappers); a model that is
+not is refused with `Unscoped` instead of guessed from its columns, so adding a column such as
+`cashier_id` to a model never silently changes who sees its rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import ColumnElement, Select, false, select
+
+from .models import (AuditEvent, ExportJob, LedgerAccount, LedgerTransfer, Payment, PaymentDay, Payout, Point,
+                     Shift, User)
+
+# A condition on the model's rows, given the user who reads them.
+Condition = Callable[[User], ColumnElement[bool]]
+
+
+class Unscoped(LookupError):
+    """The model has no access rule: a programming error, never a user's mistake."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Within their merchant, which rows an owner and a cashier see (bank staff see every row).
+
+    `everyone`: a further condition for owners and cashiers alike; `cashier`: one for cashiers only.
+    None: no further condition (the whole merchant)."""
+    cashier: Condition | None = None
+    everyone: Condition | None = None
+
+
+def _owners_only(_user: User) -> ColumnElement[bool]:
+    return false()
+
+
+MERCHANT_WIDE = Rule()
+OWNER_ONLY = Rule(cashier=_owners_only)
+
+RULES: dict[type, Rule] = {
+    # A cashier works with their own payments and shifts (M10), and reports on them only.
+    Payment: Rule(cashier=lambda u: Payment.cashier_id == u.id),
+    PaymentDay: Rule(cashier=lambda u: PaymentDay.cashier_id == u.id),
+    Shift: Rule(cashier=lambda u: Shift.cashier_id == u.id),
+    # A cashier prints the sticker of the counter they work at, not the other points' ones.
+    Point: Rule(cashier=lambda u: Point.id == u.point_id),
+    # A cashier manages nobody: they see their own account only.
+    User: Rule(cashier=lambda u: User.id == u.id),
+    # An export belongs to whoever asked for it, owner or cashier.
+    ExportJob: Rule(everyone=lambda u: ExportJob.user_id == u.id),
+    # Money and the merchant's log are the owner's (withdrawals, account, statement).
+    Payout: OWNER_ONLY,
+    LedgerAccount: OWNER_ONLY,
+    LedgerTransfer: OWNER_ONLY,
+    AuditEvent: OWNER_ONLY,
+}
+
+
+def rule_for(model: type) -> Rule:
+    try:
+        return RULES[model]
+    except KeyError:
+        raise Unscoped(f"{model.__name__} has no access rule in mkassa.scope.RULES") from None
+
+
+def select_for(model: Any, user: User) -> Select:
+    """SELECT of `model` limited to what `user` may see (merchant, then the model's rule)."""
+    rule = rule_for(model)
+    stmt = select(model)
+    if user.is_admin:
+        return stmt
+    stmt = stmt.where(model.merchant_id == user.merchant_id)
+    if rule.everyone is not None:
+        stmt = stmt.where(rule.everyone(user))
+    if user.is_cashier and rule.cashier is not None:
+        stmt = stmt.where(rule.cashier(user))
+    return stmt
