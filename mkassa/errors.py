@@ -8,6 +8,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
+from .htmx import wants_fragment
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -26,7 +28,7 @@ MESSAGES = {
 
 def render_error(code: int, detail: str | None = None):
     title, message = MESSAGES.get(code, MESSAGES[500])
-    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    template = "errors/_error.html" if wants_fragment() else "errors/error.html"
     return render_template(template, code=code, title=title, message=detail or message), code
 
 

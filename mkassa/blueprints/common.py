@@ -1,14 +1,17 @@
-"""Small helpers shared by views: safe redirects and list positions from the URL."""
+"""Small helpers shared by views: safe redirects, list positions from the URL, file downloads."""
 from __future__ import annotations
 
 import re
+import tempfile
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
-from flask import abort, current_app, request, url_for
+from flask import abort, current_app, request, send_file, url_for
+from flask_login import current_user
 from flask_babel import gettext as _
 
 from ..security import is_page_path
+from ..services import devices, export
 from ..services.queries import decode_cursor
 
 # Percent-decoding rounds looked through: `%255C` is `%5C` is `\`; more layers than this is no path of ours.
@@ -66,3 +69,19 @@ def cursor_arg(name: str = "before") -> tuple[datetime, int] | None:
         return decode_cursor(request.args.get(name))
     except ValueError:
         abort(400, description=_("This page link is broken. Start again from the first page."))
+
+
+def send_xlsx(write, name: str):
+    """Write into a temporary file (write-only mode streams to disk) and send it."""
+    out = tempfile.TemporaryFile()
+    write(out)
+    out.seek(0)
+    return send_file(out, mimetype=export.XLSX_MIMETYPE, as_attachment=True, download_name=name)
+
+
+def own_device():
+    """This browser's quick-access device when it belongs to the signed-in user, else None."""
+    device = devices.load(request.cookies.get(devices.DEVICE_COOKIE))
+    if device is None or not current_user.is_authenticated or device.user_id != current_user.id:
+        return None
+    return device
