@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from .htmx import wants_fragment
+from .services.keyset import BadCursor
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error):
         return render_error(400, str(_l("The form has expired. Please reload the page and try again.")))
+
+    @app.errorhandler(BadCursor)
+    def _bad_cursor(error: BadCursor):
+        # A page link we did not write (edited, cut short): the same 400 and message on every list.
+        return render_error(error.status, error.message)
 
     @app.errorhandler(SecurityError)
     def _untrusted_host(error):

@@ -1,18 +1,15 @@
-"""Small helpers shared by views: safe redirects, list positions from the URL, file downloads."""
+"""Small helpers shared by views: safe redirects, public links, file downloads, this browser's device."""
 from __future__ import annotations
 
 import re
 import tempfile
-from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
-from flask import abort, current_app, request, send_file, url_for
+from flask import current_app, request, send_file, url_for
 from flask_login import current_user
-from flask_babel import gettext as _
 
 from ..security import is_page_path
 from ..services import devices, export
-from ..services.queries import decode_cursor
 
 # Percent-decoding rounds looked through: `%255C` is `%5C` is `\`; more layers than this is no path of ours.
 NEXT_DECODE_ROUNDS = 3
@@ -61,14 +58,6 @@ def public_url(endpoint: str, **values) -> str:
     header is whatever the client wrote, and must never decide where a mailed link points."""
     base = current_app.extensions["mkassa.settings"].public_base_url.rstrip("/")
     return base + url_for(endpoint, **values)
-
-
-def cursor_arg(name: str = "before") -> tuple[datetime, int] | None:
-    """The keyset position a list page was asked for; 400 with a message for anything we did not write."""
-    try:
-        return decode_cursor(request.args.get(name))
-    except ValueError:
-        abort(400, description=_("This page link is broken. Start again from the first page."))
 
 
 def send_xlsx(write, name: str):

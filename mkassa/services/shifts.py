@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Merchant, Payment, Shift, User, utcnow
 from ..timeutil import BISHKEK, to_local
-from . import Conflict, Invalid, ServiceError, audit, export, jobs, mailer, validation
+from . import Conflict, Invalid, ServiceError, audit, export, jobs, keyset, mailer, validation
 
 # A confirmation link for the report address works this long after it was sent.
 EMAIL_CONFIRM_MAX_AGE_SECONDS = 3 * 24 * 3600
@@ -248,15 +248,10 @@ def paid_totals(shift_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
     return {r[0]: (r[1], int(r[2])) for r in rows}
 
 
-def history_page(stmt: Select, before: tuple[datetime, int] | None = None) -> tuple[list[Shift], tuple | None]:
+def history_page(stmt: Select, cursor: str | None = None) -> keyset.Page:
     """Shifts newest first, a page at a time; `stmt` is the caller's scoped select of Shift."""
-    if before is not None:
-        stmt = stmt.where((Shift.opened_at < before[0]) | ((Shift.opened_at == before[0]) & (Shift.id < before[1])))
-    rows = list(db.session.scalars(stmt.order_by(Shift.opened_at.desc(), Shift.id.desc())
-                                   .limit(HISTORY_PAGE_SIZE + 1)))
-    more = len(rows) > HISTORY_PAGE_SIZE
-    rows = rows[:HISTORY_PAGE_SIZE]
-    return rows, ((rows[-1].opened_at, rows[-1].id) if more else None)
+    return keyset.page(stmt, ((Shift.opened_at, datetime), (Shift.id, int)), cursor, HISTORY_PAGE_SIZE,
+                       scalars=True)
 
 
 # ------------------------------------------------------------------------------ the report

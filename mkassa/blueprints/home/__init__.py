@@ -1,7 +1,7 @@
 """Home screen (M4): today's total and the payment history."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
@@ -10,9 +10,8 @@ from ...extensions import db
 from ...htmx import wants_fragment
 from ...models import Payment
 from ...security import merchant_user_required, passive, scoped
-from ...services.queries import encode_cursor, history_page, today_total
+from ...services.queries import history_page, today_total
 from ...templating import local_dt
-from ..common import cursor_arg
 
 bp = Blueprint("home", __name__)
 
@@ -26,9 +25,9 @@ def index():
 
 @merchant_user_required
 def _home():
-    rows, cursor = history_page(_payments())
-    return render_template("home/index.html", total=today_total(scoped(Payment)), rows=rows,
-                           next_cursor=encode_cursor(cursor))
+    page = history_page(_payments())
+    return render_template("home/index.html", total=today_total(scoped(Payment)), rows=page.rows,
+                           next_cursor=page.next_cursor)
 
 
 def _payments():
@@ -39,11 +38,10 @@ def _payments():
 @merchant_user_required
 def history():
     """More history rows (infinite scroll); a full page without JavaScript."""
-    before = cursor_arg()
-    rows, cursor = history_page(_payments(), before)
+    page = history_page(_payments(), request.args.get("before"))
     template = "home/_rows.html" if wants_fragment() else "home/history.html"
-    return render_template(template, rows=rows, next_cursor=encode_cursor(cursor),
-                           prev_day=local_dt(before[0], "d MMMM") if before else None)
+    return render_template(template, rows=page.rows, next_cursor=page.next_cursor,
+                           prev_day=local_dt(page.position[0], "d MMMM") if page.position else None)
 
 
 @bp.get("/events")

@@ -10,8 +10,7 @@ from ...htmx import wants_fragment
 from ...models import ExportJob, Payment, PaymentDay, Point, User, utcnow
 from ...security import get_scoped_or_404, merchant_user_required, scoped
 from ...services import Conflict, Invalid, export, reports
-from ...services.queries import encode_cursor
-from ..common import cursor_arg, send_xlsx
+from ..common import send_xlsx
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -37,10 +36,10 @@ def index():
     except Invalid as exc:
         return render_template(template, f=None, errors=exc.errors, args=request.args, points=points,
                                people=people), 422
-    rows, cursor = reports.page(_payments(), f)
+    page = reports.page(_payments(), f)
     return render_template(template, f=f, errors={}, args=f.args(), points=points, people=people,
-                           summary=reports.summarize(scoped(Payment), f, scoped(PaymentDay)), rows=rows,
-                           next_cursor=encode_cursor(cursor))
+                           summary=reports.summarize(scoped(Payment), f, scoped(PaymentDay)), rows=page.rows,
+                           next_cursor=page.next_cursor)
 
 
 @bp.get("/rows")
@@ -52,10 +51,9 @@ def rows():
         f = reports.parse_filter(request.args, points, people)
     except Invalid:
         abort(400)
-    before = cursor_arg()
-    page_rows, cursor = reports.page(_payments(), f, before)
+    page = reports.page(_payments(), f, request.args.get("before"))
     template = "reports/_rows.html" if wants_fragment() else "reports/rows.html"
-    return render_template(template, f=f, args=f.args(), rows=page_rows, next_cursor=encode_cursor(cursor))
+    return render_template(template, f=f, args=f.args(), rows=page.rows, next_cursor=page.next_cursor)
 
 
 @bp.post("/export")

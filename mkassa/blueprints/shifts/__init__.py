@@ -10,8 +10,7 @@ from ...extensions import limiter
 from ...models import Shift
 from ...security import get_scoped_or_404, make_public, merchant_user_required, owner_required, scoped
 from ...services import Conflict, Invalid, shifts
-from ...services.queries import encode_cursor
-from ..common import cursor_arg, public_url, safe_next
+from ..common import public_url, safe_next
 
 bp = Blueprint("shifts", __name__, url_prefix="/shifts")
 
@@ -34,10 +33,10 @@ def current_shift() -> Shift | None:
 @merchant_user_required
 def index():
     stmt = scoped(Shift).options(joinedload(Shift.cashier), joinedload(Shift.point))
-    rows, cursor = shifts.history_page(stmt, cursor_arg())
-    return render_template("shifts/index.html", rows=rows, totals=shifts.paid_totals(s.id for s in rows),
+    page = shifts.history_page(stmt, request.args.get("before"))
+    return render_template("shifts/index.html", rows=page.rows, totals=shifts.paid_totals(s.id for s in page.rows),
                            current=shifts.open_shift_of(current_user), merchant=current_user.merchant,
-                           next_cursor=encode_cursor(cursor))
+                           next_cursor=page.next_cursor)
 
 
 @bp.post("/open")
