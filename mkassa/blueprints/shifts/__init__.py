@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 from ...extensions import limiter
 from ...models import Shift
 from ...security import get_scoped_or_404, make_public, merchant_user_required, owner_required, scoped
-from ...services import Conflict, Invalid, shifts
+from ...services import Conflict, Invalid, shift_mail, shifts
 from ..common import public_url, safe_next
 
 bp = Blueprint("shifts", __name__, url_prefix="/shifts")
@@ -99,8 +99,8 @@ def email():
     if request.method == "POST":
         typed = request.form.get("email", "")
         try:
-            address = shifts.set_report_email(merchant, typed, current_user,
-                                              public_url("shifts.confirm_email"))
+            address = shift_mail.set_report_email(merchant, typed, current_user,
+                                                  public_url("shifts.confirm_email"))
         except Invalid as exc:
             return render_template("shifts/email.html", merchant=merchant, email=typed, errors=exc.errors), 422
         if merchant.report_email_confirmed:
@@ -118,9 +118,9 @@ def confirm_email():
     token = request.values.get("token", "")
     try:
         if request.method == "POST":
-            merchant = shifts.confirm_report_email(token)
+            merchant = shift_mail.confirm_report_email(token)
             return render_template("shifts/confirmed.html", address=merchant.report_email)
-        _merchant, address = shifts.read_confirmation(token)
+        _merchant, address = shift_mail.read_confirmation(token)
     except Invalid as exc:
         return render_template("shifts/confirm.html", token=None, error=exc.errors["token"]), 400
     return render_template("shifts/confirm.html", token=token, address=address, error=None)
