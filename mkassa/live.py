@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from .extensions import db
+from .security import reauth_url, session_ended
 
 CHANNEL_PREFIX = "mkassa:"
 # An SSE stream ends after this long and the browser reconnects: no request lives forever, and a
@@ -218,8 +219,6 @@ def session_ended_event() -> str | None:
     """`session-ended` with where to go (the lock or sign-in screen, then back to the page), once the
     session behind a stream has ended; None while it lives. A live screen must not go stale silently:
     static/js/live.js follows the event (#11)."""
-    from .security import reauth_url, session_ended  # security imports the services that import us
-
     ended = session_ended()
     target = reauth_url() if ended else None
     db.session.remove()
