@@ -9,7 +9,7 @@ from flask import Flask, g, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import idempotency
+from . import htmx, idempotency
 from .config import (DEFAULT_LOCALE, LOCALES, MAX_FORM_MEMORY_BYTES, MAX_FORM_PARTS, MAX_REQUEST_BYTES,
                      SESSION_ABSOLUTE_SECONDS, Settings)
 from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
@@ -174,7 +174,7 @@ def _register_request_hooks(app: Flask) -> None:
             # Pages, fragments, files and streams are per-user (money data, CSRF tokens): no browser or
             # proxy keeps a copy, not even for the back button. Only the app shell may be cached.
             response.headers["Cache-Control"] = "no-store"
-        response.vary.add("HX-Request")
+        response.vary.update(htmx.VARY)
         return response
 
     @app.before_request

@@ -8,6 +8,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
+from .htmx import wants_fragment
+from .services.keyset import BadCursor
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -26,7 +29,7 @@ MESSAGES = {
 
 def render_error(code: int, detail: str | None = None):
     title, message = MESSAGES.get(code, MESSAGES[500])
-    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    template = "errors/_error.html" if wants_fragment() else "errors/error.html"
     return render_template(template, code=code, title=title, message=detail or message), code
 
 
@@ -34,6 +37,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error):
         return render_error(400, str(_l("The form has expired. Please reload the page and try again.")))
+
+    @app.errorhandler(BadCursor)
+    def _bad_cursor(error: BadCursor):
+        # A page link we did not write (edited, cut short): the same 400 and message on every list.
+        return render_error(error.status, error.message)
 
     @app.errorhandler(SecurityError)
     def _untrusted_host(error):

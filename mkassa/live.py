@@ -4,20 +4,31 @@ In-process by default (one web process: `make run`); through Redis pub/sub when 
 a webhook handled by one process reaches a screen served by another. Messages carry only ids: a
 screen re-reads the database before it shows anything, so nothing unconfirmed is ever displayed.
 Publishing waits for the commit (a rolled-back payment must never flash "paid").
+`event_stream` is the one server-sent-events loop the live screens (home, pay) share.
 """
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable, Iterator
+from time import monotonic
 from typing import Protocol
 
-from flask import current_app, has_app_context
+from flask import Response, current_app, has_app_context, stream_with_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from .extensions import db
+from .security import reauth_url, session_ended
 
 CHANNEL_PREFIX = "mkassa:"
+# An SSE stream ends after this long and the browser reconnects: no request lives forever, and a
+# reconnect re-checks the user's access.
+STREAM_SECONDS = 55
+# A comment line this often keeps proxies from closing an idle stream and finds dead clients.
+HEARTBEAT_SECONDS = 15
+# The event a stream sends before it closes because the user's session ended (see static/js/live.js).
+SESSION_ENDED_EVENT = "session-ended"
 _SESSION_KEY = "live_messages"
 _lock = threading.Lock()
 
@@ -148,3 +159,67 @@ def _publish(session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _discard(session) -> None:
     session.info.pop(_SESSION_KEY, None)
+
+
+# ----------------------------------------------------------------------------- server-sent events
+
+# What a stream sends for an event (SSE messages, each its own chunk) and whether it ends after them.
+Update = tuple[list[str], bool]
+# The event that tells a screen its subject is final: `hx-sse:close="done"` ends the stream.
+DONE = "event: done\ndata:\n\n"
+
+
+def sse_message(html: str) -> str:
+    """An unnamed SSE message: htmx swaps its data into the element that opened the stream."""
+    return "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
+
+
+def event_stream(subscription: Subscription, update: Callable[[str | None], Update]) -> Response:
+    """The response of a live screen: `update(None)` once when the stream opens, `update(message)` for
+    each message on `subscription`, a heartbeat while nothing happens, `session-ended` once the
+    user's session is gone, and an end after STREAM_SECONDS (the browser reconnects).
+
+    `update` reads the database for itself: the stream holds no session between events (on SQLite an
+    open transaction is the write lock), so the caller's session is ended here before the first wait.
+    """
+    db.session.remove()
+    return Response(stream_with_context(_frames(subscription, update)), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _frames(subscription: Subscription, update: Callable[[str | None], Update]) -> Iterator[str]:
+    deadline = monotonic() + STREAM_SECONDS
+    try:
+        messages, done = update(None)
+        db.session.remove()
+        yield from messages
+        if done:  # finished before the stream opened: said so, and stop
+            return
+        yield ": open\n\n"
+        while (left := deadline - monotonic()) > 0:
+            message = subscription.get(timeout=min(HEARTBEAT_SECONDS, left))
+            # Checked at every wake-up: a screen whose session ended shows nothing more.
+            if ended := session_ended_event():
+                yield ended
+                return
+            if message is None:
+                yield ": ping\n\n"
+                continue
+            messages, done = update(message)
+            db.session.remove()
+            yield from messages
+            if done:
+                return
+    finally:
+        subscription.close()
+        db.session.remove()
+
+
+def session_ended_event() -> str | None:
+    """`session-ended` with where to go (the lock or sign-in screen, then back to the page), once the
+    session behind a stream has ended; None while it lives. A live screen must not go stale silently:
+    static/js/live.js follows the event (#11)."""
+    ended = session_ended()
+    target = reauth_url() if ended else None
+    db.session.remove()
+    return f"event: {SESSION_ENDED_EVENT}\ndata: {target}\n\n" if ended else None

@@ -18,6 +18,7 @@ from werkzeug.routing import RequestRedirect
 
 from .extensions import db, login_manager
 from .scope import select_for
+from .htmx import is_htmx
 from .services import auth as auth_service
 from .services import devices
 
@@ -93,7 +94,7 @@ def return_path() -> str | None:
     A full-page GET navigation returns to itself. A background request (htmx, a live stream, the
     quick-lock report) returns to the page it was made from (HX-Current-URL), never to itself.
     """
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         current = urlsplit(request.headers.get("HX-Current-URL", ""))
         if current.netloc and current.netloc != request.host:
             return None
@@ -147,7 +148,7 @@ def require_login():
         return None
     # A known device whose session idled out reopens on the lock screen (PIN or passkey), not the login.
     target = reauth_url()
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         # An htmx request that lost its session moves the whole page, not a login form into a div.
         response = current_app.response_class(status=401)
         response.headers["HX-Redirect"] = target

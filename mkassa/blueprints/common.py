@@ -1,15 +1,15 @@
-"""Small helpers shared by views: safe redirects and list positions from the URL."""
+"""Small helpers shared by views: safe redirects, public links, file downloads, this browser's device."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import tempfile
 from urllib.parse import unquote, urlsplit
 
-from flask import abort, current_app, request, url_for
-from flask_babel import gettext as _
+from flask import current_app, request, send_file, url_for
+from flask_login import current_user
 
 from ..security import is_page_path
-from ..services.queries import decode_cursor
+from ..services import devices, export
 
 # Percent-decoding rounds looked through: `%255C` is `%5C` is `\`; more layers than this is no path of ours.
 NEXT_DECODE_ROUNDS = 3
@@ -60,9 +60,17 @@ def public_url(endpoint: str, **values) -> str:
     return base + url_for(endpoint, **values)
 
 
-def cursor_arg(name: str = "before") -> tuple[datetime, int] | None:
-    """The keyset position a list page was asked for; 400 with a message for anything we did not write."""
-    try:
-        return decode_cursor(request.args.get(name))
-    except ValueError:
-        abort(400, description=_("This page link is broken. Start again from the first page."))
+def send_xlsx(write, name: str):
+    """Write into a temporary file (write-only mode streams to disk) and send it."""
+    out = tempfile.TemporaryFile()
+    write(out)
+    out.seek(0)
+    return send_file(out, mimetype=export.XLSX_MIMETYPE, as_attachment=True, download_name=name)
+
+
+def own_device():
+    """This browser's quick-access device when it belongs to the signed-in user, else None."""
+    device = devices.load(request.cookies.get(devices.DEVICE_COOKIE))
+    if device is None or not current_user.is_authenticated or device.user_id != current_user.id:
+        return None
+    return device

@@ -16,8 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Sequence
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -26,7 +25,8 @@ from ..models.payment import STATUSES as PAYMENT_STATUSES
 from ..models.payout import PAYOUT_STATUSES
 from ..models.system import OUTBOX_STATUSES
 from ..models.user import ROLES
-from . import Conflict, Invalid, audit, auth, org
+from . import Conflict, Invalid, audit, auth, keyset, org
+from .keyset import Page
 
 CONSOLE_PAGE_SIZE = 50
 SEARCH_MAX = 64
@@ -37,62 +37,12 @@ OUTBOX_UNSENT = ("pending", "dead")
 REDACT_MIN_LENGTH = 4
 REDACTED = "[…]"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MICROSECOND = timedelta(microseconds=1)
-_BIGINT_MAX = 2**63 - 1
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[Any]
-    next_cursor: str | None  # the `after` value of the next page; None on the last page
-
-
 EMPTY = Page([], None)
 
 
-# ------------------------------------------------------------------------------ keyset pagination
-
-
-def _encode(values: Sequence[Any]) -> str:
-    """A cursor for the URL: each sort key as an integer (times in exact microseconds since 1970)."""
-    return ".".join(str((v - _EPOCH) // _MICROSECOND) if isinstance(v, datetime) else str(int(v))
-                    for v in values)
-
-
-def _decode(cursor: str, kinds: Sequence[type]) -> list[Any]:
-    parts = cursor.split(".")
-    try:
-        if len(parts) != len(kinds):
-            raise ValueError(cursor)
-        numbers = [int(p) for p in parts]
-        if any(abs(n) > _BIGINT_MAX for n in numbers):
-            raise ValueError(cursor)  # PostgreSQL would refuse to compare a BIGINT with it
-        return [_EPOCH + n * _MICROSECOND if kind is datetime else kind(n) for n, kind in zip(numbers, kinds)]
-    except (ValueError, OverflowError):
-        raise Invalid({"after": _l("This page link is broken. Start again from the first page.")}) from None
-
-
-def _below(column: ColumnElement, value: Any) -> ColumnElement:
-    """`column < value`. A flag compares only by equality in SQLAlchemy: true sorts above false (DESC
-    puts it first on both databases), so below true is false, and below false is nothing."""
-    if isinstance(value, bool):
-        return column.is_(False) if value else false()
-    return column < value
-
-
-def _page(stmt: Select, keys: Sequence[tuple[ColumnElement, type]], row_keys: Callable[[Any], tuple],
-          cursor: str | None, size: int = CONSOLE_PAGE_SIZE) -> Page:
-    """One page of `stmt` ordered by `keys` (all descending), starting after `cursor`."""
-    if cursor:
-        values = _decode(cursor, [kind for _column, kind in keys])
-        # (k1, k2, …) < (v1, v2, …) spelled out: row-value comparison is not portable to SQLite's types.
-        stmt = stmt.where(or_(*(and_(*(keys[j][0] == values[j] for j in range(i)), _below(keys[i][0], values[i]))
-                                for i in range(len(keys)))))
-    rows = list(db.session.execute(stmt.order_by(*(column.desc() for column, _kind in keys)).limit(size + 1)))
-    more = len(rows) > size
-    rows = rows[:size]
-    return Page(rows, _encode(row_keys(rows[-1])) if more else None)
+def _page(stmt: Select, keys: Sequence[keyset.Key], row_keys: Callable[[Any], tuple], cursor: str | None) -> Page:
+    """One page of a console table, below `cursor` (keyset: page 300 costs what page 1 does)."""
+    return keyset.page(stmt, keys, cursor, CONSOLE_PAGE_SIZE, row_keys)
 
 
 # ------------------------------------------------------------------------------------------ filters

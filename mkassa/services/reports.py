@@ -13,14 +13,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, func, or_
+from sqlalchemy import Select, func
 
 from ..extensions import db
 from ..models import Payment, PaymentDay, Point, User
 from ..models.payment import METHODS, STATUSES
 from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET, local_today, range_bounds_utc
-from . import Invalid
-from .queries import history_page
+from . import Invalid, keyset
+from .queries import HISTORY_KEYS, history_page
 
 PERIODS = ("today", "yesterday", "week", "month", "custom")
 DEFAULT_PERIOD = "today"
@@ -237,8 +237,8 @@ def summarize(scoped_payments: Select, f: ReportFilter, scoped_days: Select | No
                    by_method=by_method, bars=bars, granularity=f.granularity, matched=matched)
 
 
-def page(scoped_payments: Select, f: ReportFilter, before: tuple[datetime, int] | None = None):
-    return history_page(apply(scoped_payments, f), before, size=PAGE_SIZE)
+def page(scoped_payments: Select, f: ReportFilter, cursor: str | None = None) -> keyset.Page:
+    return history_page(apply(scoped_payments, f), cursor, size=PAGE_SIZE)
 
 
 @dataclass(frozen=True)
@@ -270,10 +270,8 @@ def iter_export_rows(scoped_payments: Select, f: ReportFilter,
     while True:
         stmt = base
         if before is not None:
-            stmt = stmt.where(or_(Payment.created_at < before[0],
-                                  and_(Payment.created_at == before[0], Payment.id < before[1])))
-        rows = db.session.execute(stmt.order_by(Payment.created_at.desc(), Payment.id.desc())
-                                  .limit(EXPORT_BATCH_ROWS)).all()
+            stmt = stmt.where(keyset.below(HISTORY_KEYS, before))
+        rows = db.session.execute(stmt.order_by(*keyset.order(HISTORY_KEYS)).limit(EXPORT_BATCH_ROWS)).all()
         for row in rows:
             yield ExportRow(*row[:-1])
         done += len(rows)

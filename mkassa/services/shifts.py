@@ -1,33 +1,26 @@
-"""Working in shifts (M5.5): shift mode, opening and closing shifts, the shift report by e-mail.
+"""Working in shifts (M5.5): shift mode, opening and closing shifts, a shift's figures and history.
 
 With shift mode on, a person (cashier, or owner taking payments) opens a shift before a payment can be
 created; every payment created while a shift is open carries its id. Closing a shift, by hand or by
-the nightly job, queues the shift report to the owner's confirmed address: once per shift.
+the nightly job, queues the shift report to the owner's confirmed address: once per shift. The
+report address and the e-mails are in `shift_mail`, the report's .xlsx in `shift_report`.
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
-from flask import current_app, render_template
-from flask_babel import force_locale
+from flask import current_app
 from flask_babel import gettext as _
-from flask_mail import Message
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from openpyxl import Workbook
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Merchant, Payment, Shift, User, utcnow
 from ..timeutil import BISHKEK, to_local
-from . import Conflict, Invalid, ServiceError, audit, export, jobs, mailer, validation
+from . import Conflict, ServiceError, audit, jobs, keyset, mailer
 
-# A confirmation link for the report address works this long after it was sent.
-EMAIL_CONFIRM_MAX_AGE_SECONDS = 3 * 24 * 3600
-EMAIL_CONFIRM_SALT = "mkassa.shift-report-email"
 # Shifts closed per beat of the automatic close, so one beat never holds the database long.
 AUTOCLOSE_BATCH_SIZE = 100
 # How often overdue shifts are looked for (seconds).
@@ -35,7 +28,6 @@ AUTOCLOSE_EVERY_SECONDS = 60
 HISTORY_PAGE_SIZE = 30
 STATUS_ORDER = ("succeeded", "pending", "failed", "expired", "cancelled")
 METHOD_ORDER = ("qr", "card")
-XLSX_MIMETYPE = export.XLSX_MIMETYPE
 
 
 class ShiftRequired(ServiceError):
@@ -51,56 +43,6 @@ def set_shift_mode(merchant: Merchant, on: bool, actor: User) -> None:
     if merchant.shift_mode != on:
         merchant.shift_mode = on
         audit.record(actor, "shifts.mode_on" if on else "shifts.mode_off", merchant_id=merchant.id, obj=merchant)
-
-
-def set_report_email(merchant: Merchant, raw: str, actor: User, confirm_url: str) -> str:
-    """Set the address shift reports go to and send it a confirmation link.
-
-    A new address is unconfirmed until its link is opened: reports never go to an address nobody
-    proved to own. Sending the same address again re-sends the link (an earlier one may be lost).
-    """
-    try:
-        address = validation.email(raw)
-    except validation.FieldError as exc:
-        raise Invalid({"email": str(exc)}) from None
-    if address.lower() == (merchant.report_email or "").lower() and merchant.report_email_confirmed:
-        return address
-    merchant.report_email, merchant.report_email_confirmed = address, False
-    audit.record(actor, "shifts.report_email_set", merchant_id=merchant.id, obj=merchant)
-    mailer.queue("report_email_confirm", {"merchant_id": merchant.id, "email": address, "user_id": actor.id,
-                                          "confirm_url": confirm_url})
-    return address
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=EMAIL_CONFIRM_SALT)
-
-
-def confirmation_token(merchant: Merchant, address: str) -> str:
-    return _serializer().dumps({"m": merchant.public_id, "e": address})
-
-
-def read_confirmation(token: str) -> tuple[Merchant, str]:
-    """The merchant and address a confirmation link is for; Invalid when forged, expired or stale."""
-    try:
-        data = _serializer().loads(token, max_age=EMAIL_CONFIRM_MAX_AGE_SECONDS)
-    except SignatureExpired:
-        raise Invalid({"token": _("This link has expired. Enter the address again to get a new link.")}) from None
-    except BadSignature:
-        raise Invalid({"token": _("This link is not valid. Please open the link from the latest e-mail.")}) from None
-    merchant = db.session.scalar(select(Merchant).where(Merchant.public_id == data.get("m")))
-    if merchant is None or merchant.report_email != data.get("e"):
-        # The address was changed after this link was sent: only the newest address may be confirmed.
-        raise Invalid({"token": _("This link is for an address that is no longer set.")})
-    return merchant, data["e"]
-
-
-def confirm_report_email(token: str) -> Merchant:
-    merchant, _address = read_confirmation(token)
-    if not merchant.report_email_confirmed:
-        merchant.report_email_confirmed = True
-        audit.record(None, "shifts.report_email_confirmed", merchant_id=merchant.id, obj=merchant)
-    return merchant
 
 
 # -------------------------------------------------------------------------------- open / close
@@ -248,18 +190,13 @@ def paid_totals(shift_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
     return {r[0]: (r[1], int(r[2])) for r in rows}
 
 
-def history_page(stmt: Select, before: tuple[datetime, int] | None = None) -> tuple[list[Shift], tuple | None]:
+def history_page(stmt: Select, cursor: str | None = None) -> keyset.Page:
     """Shifts newest first, a page at a time; `stmt` is the caller's scoped select of Shift."""
-    if before is not None:
-        stmt = stmt.where((Shift.opened_at < before[0]) | ((Shift.opened_at == before[0]) & (Shift.id < before[1])))
-    rows = list(db.session.scalars(stmt.order_by(Shift.opened_at.desc(), Shift.id.desc())
-                                   .limit(HISTORY_PAGE_SIZE + 1)))
-    more = len(rows) > HISTORY_PAGE_SIZE
-    rows = rows[:HISTORY_PAGE_SIZE]
-    return rows, ((rows[-1].opened_at, rows[-1].id) if more else None)
+    return keyset.page(stmt, ((Shift.opened_at, datetime), (Shift.id, int)), cursor, HISTORY_PAGE_SIZE,
+                       scalars=True)
 
 
-# ------------------------------------------------------------------------------ the report
+# ------------------------------------------------------------------------------------- labels
 
 
 def method_label(method: str) -> str:
@@ -269,75 +206,3 @@ def method_label(method: str) -> str:
 def status_label(status: str) -> str:
     return {"pending": _("Waiting"), "succeeded": _("Paid"), "failed": _("Failed"), "expired": _("Expired"),
             "cancelled": _("Cancelled")}[status]
-
-
-def write_xlsx(target, shift: Shift, summary: Summary) -> None:
-    """The shift's payments as .xlsx: a header block, one row per payment, the totals below."""
-    wb = Workbook(write_only=True)
-    merchant = shift.merchant
-    header = [(_("Shift report"), merchant.legal_name), (_("INN"), merchant.inn),
-              (_("Point"), shift.point.name if shift.point else ""), (_("Cashier"), shift.cashier.name),
-              (_("Opened"), shift.opened_at), (_("Closed"), shift.closed_at),
-              (_("Closed automatically"), _("Yes") if shift.closed_automatically else _("No"))]
-    columns = [(_("Date and time"), 20), (_("Payment"), 28), (_("Type"), 8), (_("Status"), 12), (_("Amount"), 16),
-               (_("Paid at"), 20), (_("Payer"), 24)]
-    sheet = export.Sheet(wb, _("Payments"), header, columns)
-    payments = db.session.scalars(select(Payment).where(Payment.shift_id == shift.id)
-                                  .order_by(Payment.created_at, Payment.id))
-    total = 0
-    for p in payments:
-        sheet.append([sheet.datetime(p.created_at), p.public_id, method_label(p.method), status_label(p.status),
-                      sheet.amount(p.amount), sheet.datetime(p.paid_at) if p.paid_at else None,
-                      p.card_mask or p.payer_bank])
-        total += p.amount
-    sheet.append([sheet.bold(_("Total")), sheet.bold(summary.count), None, None, sheet.amount(total, True)])
-    sheet.append([sheet.bold(_("Paid")), sheet.bold(summary.paid_count), None, None,
-                  sheet.amount(summary.paid_amount, True)])
-    wb.save(target)
-
-
-def report_file_name(shift: Shift) -> str:
-    return f"mkassa-shift-{to_local(shift.opened_at):%Y-%m-%d-%H%M}-{shift.public_id[-6:].lower()}.xlsx"
-
-
-def _owner(merchant_id: int) -> User | None:
-    return db.session.scalar(select(User).where(User.merchant_id == merchant_id, User.role == "owner")
-                             .order_by(User.id).limit(1))
-
-
-@mailer.composer("shift_report")
-def compose_shift_report(payload: dict) -> Message | None:
-    shift = db.session.get(Shift, payload["shift_id"])
-    merchant = shift.merchant
-    if not (merchant.report_email and merchant.report_email_confirmed):
-        return None  # the address was removed or changed since the close: reports go to confirmed ones only
-    owner = _owner(merchant.id)
-    # In the owner's language, whoever closed the shift.
-    with force_locale((owner.locale if owner else None) or "ru"):
-        summary = summarize(shift)
-        subject = _("Shift report: %(name)s, %(date)s", name=shift.cashier.name,
-                    date=f"{to_local(shift.opened_at):%d.%m.%Y}")
-        context = {"shift": shift, "merchant": merchant, "summary": summary, "method_label": method_label,
-                   "status_label": status_label}
-        message = Message(subject=subject, recipients=[merchant.report_email],
-                          body=render_template("emails/shift_report.txt", **context),
-                          html=render_template("emails/shift_report.html", **context))
-        out = io.BytesIO()
-        write_xlsx(out, shift, summary)
-    message.attach(report_file_name(shift), XLSX_MIMETYPE, out.getvalue())
-    return message
-
-
-@mailer.composer("report_email_confirm")
-def compose_confirmation(payload: dict) -> Message | None:
-    merchant = db.session.get(Merchant, payload["merchant_id"])
-    if merchant.report_email != payload["email"] or merchant.report_email_confirmed:
-        return None  # changed again or confirmed meanwhile: this link would be useless
-    user = db.session.get(User, payload["user_id"])
-    # The token is made now, not when queued: it is never stored, and its lifetime starts when it is sent.
-    link = f"{payload['confirm_url']}?token={confirmation_token(merchant, payload['email'])}"
-    with force_locale((user.locale if user else None) or "ru"):
-        context = {"merchant": merchant, "link": link, "days": EMAIL_CONFIRM_MAX_AGE_SECONDS // 86400}
-        return Message(subject=_("Confirm the address for MKASSA shift reports"), recipients=[payload["email"]],
-                       body=render_template("emails/confirm_email.txt", **context),
-                       html=render_template("emails/confirm_email.html", **context))

@@ -47,7 +47,7 @@ def test_session_ending_while_the_stream_connects_comes_back_to_home_after_the_p
 
 
 def test_a_home_screen_left_open_past_the_idle_limit_turns_into_the_lock_screen(app, demo, page, monkeypatch):
-    monkeypatch.setattr("mkassa.blueprints.home.HEARTBEAT_SECONDS", 0.5)
+    monkeypatch.setattr("mkassa.live.HEARTBEAT_SECONDS", 0.5)
     _first_sign_in(page)
     _open_home(page)
     with app.app_context():  # a fresh session: the test's own may hold an old snapshot

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from mkassa.extensions import db
 from mkassa.models import Merchant, Payment, Point, Shift, User, utcnow
-from mkassa.services import export, jobs, shifts
+from mkassa.services import export, jobs, shift_report, shifts
 
 POINT = '=HYPERLINK("http://evil.example/x","Total")'
 CASHIER = "+cmd|' /C calc'!A0"
@@ -99,7 +99,7 @@ def test_the_shift_report_writes_names_and_payer_banks_as_text(app, hostile):
         payment.shift_id = shift.id
     db.session.commit()
     out = io.BytesIO()
-    shifts.write_xlsx(out, shift, shifts.summarize(shift))
+    shift_report.write_xlsx(out, shift, shifts.summarize(shift))
     assert_text_only(out.getvalue(), POINT, CASHIER, LEGAL, PAYER, TAB)
 
 

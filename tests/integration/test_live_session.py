@@ -87,7 +87,7 @@ def test_a_stream_is_not_activity_and_lets_the_session_idle_out(client, auth, de
 
 
 def test_a_stream_whose_session_ended_says_where_to_go_and_closes(client, auth, known_device, monkeypatch):
-    monkeypatch.setattr("mkassa.blueprints.home.HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr("mkassa.live.HEARTBEAT_SECONDS", 0.05)
     stream = client.get("/events", headers=STREAM_HEADERS, buffered=False)
     chunks = iter(stream.response)
     assert next(chunks).startswith(b": open")

@@ -20,7 +20,7 @@ from mkassa.extensions import db
 from mkassa.models import Merchant, OutboxMessage, Payment, Shift, User, utcnow
 from mkassa.money import format_amount
 from mkassa.templating import money_symbols
-from mkassa.services import Conflict, accept, jobs, outbox, shifts
+from mkassa.services import Conflict, Invalid, accept, export, jobs, outbox, shift_mail, shift_report, shifts
 from mkassa.timeutil import BISHKEK
 
 from ..conftest import FreshContextClient
@@ -144,7 +144,7 @@ def test_the_report_arrives_with_every_payment_in_the_excel_file(mail_app, demo,
     html = message.get_body(("html",)).get_content()
     assert '<html lang="en">' in html and format_amount(17345, money_symbols("en")) in html
     [attachment] = list(message.iter_attachments())
-    assert attachment.get_content_type() == shifts.XLSX_MIMETYPE
+    assert attachment.get_content_type() == export.XLSX_MIMETYPE
     assert attachment.get_filename().startswith("mkassa-shift-") and attachment.get_filename().endswith(".xlsx")
 
     sheet = load_workbook(io.BytesIO(attachment.get_content()))["Payments"]
@@ -211,7 +211,7 @@ def test_without_smtp_the_email_is_written_to_instance_mail(app, demo, client, a
     path = Path(app.instance_path) / "mail" / f"{queued.id}.eml"
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     assert message["To"] == "owner@example.com"
-    assert [a.get_filename() for a in message.iter_attachments()] == [shifts.report_file_name(shift)]
+    assert [a.get_filename() for a in message.iter_attachments()] == [shift_report.report_file_name(shift)]
 
 
 def test_reports_go_only_to_a_confirmed_address(app, demo, client, auth):
@@ -430,14 +430,14 @@ def test_a_confirmation_link_expires(app, demo):
     db.session.commit()
     sent = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
     with time_machine.travel(sent, tick=False):
-        token = shifts.confirmation_token(merchant, "boss@example.com")
-    with time_machine.travel(sent + timedelta(seconds=shifts.EMAIL_CONFIRM_MAX_AGE_SECONDS + 1), tick=False):
-        with pytest.raises(shifts.Invalid, match="expired"):
-            shifts.confirm_report_email(token)
-    with time_machine.travel(sent + timedelta(seconds=shifts.EMAIL_CONFIRM_MAX_AGE_SECONDS), tick=False):
-        assert shifts.confirm_report_email(token).report_email_confirmed
-    with pytest.raises(shifts.Invalid, match="not valid"):
-        shifts.confirm_report_email(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+        token = shift_mail.confirmation_token(merchant, "boss@example.com")
+    with time_machine.travel(sent + timedelta(seconds=shift_mail.EMAIL_CONFIRM_MAX_AGE_SECONDS + 1), tick=False):
+        with pytest.raises(Invalid, match="expired"):
+            shift_mail.confirm_report_email(token)
+    with time_machine.travel(sent + timedelta(seconds=shift_mail.EMAIL_CONFIRM_MAX_AGE_SECONDS), tick=False):
+        assert shift_mail.confirm_report_email(token).report_email_confirmed
+    with pytest.raises(Invalid, match="not valid"):
+        shift_mail.confirm_report_email(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
 
 
 def test_confirmation_emails_are_limited_per_hour(app, demo, client, auth):

@@ -5,10 +5,11 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
+from ...htmx import wants_fragment
 from ...models import utcnow
 from ...security import owner_required
 from ...services import Conflict, Invalid, export, ledger, statement
-from ..reports import send_xlsx, wants_fragment
+from ..common import send_xlsx
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

@@ -9,7 +9,7 @@ from ...config import LOCALES
 from ...security import SESSION_TOKEN_KEY, make_public
 from ...services import audit, devices, throttle
 from ...services import auth as auth_service
-from ..common import safe_next
+from ..common import own_device, safe_next
 
 bp = Blueprint("auth", __name__)
 make_public("auth.intro_done", "auth.logout_confirm")
@@ -84,14 +84,6 @@ def set_cookie(response, name: str, value: str, max_age: int) -> None:
 
 
 KEEP, FORGET = "keep", "forget"
-
-
-def own_device():
-    """This browser's quick-access device when it belongs to the signed-in user, else None."""
-    device = devices.load(request.cookies.get(devices.DEVICE_COOKIE))
-    if device is None or not current_user.is_authenticated or device.user_id != current_user.id:
-        return None
-    return device
 
 
 def default_quick_access_choice() -> str:

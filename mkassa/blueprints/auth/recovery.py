@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ...extensions import limiter
+from ...htmx import wants_fragment
 from ...security import make_public
 from ...services import Invalid, audit, otp, recovery, throttle, validation
 from . import bp
@@ -24,7 +25,7 @@ def _reset(user, template_args: dict, device=None):
     The form keeps the code it was sent; the secrets stay only in the browser (auth/_reset_form.html).
     """
     form = request.form
-    htmx = bool(request.headers.get("HX-Request"))
+    htmx = wants_fragment()
     try:
         device_token = recovery.reset(
             user, form.get("code", ""), form.get("password", ""), form.get("password_repeat", ""),

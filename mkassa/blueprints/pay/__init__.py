@@ -1,30 +1,20 @@
 """Accept payment (M9): amount → dynamic QR → success, live over SSE with a polling fallback."""
 from __future__ import annotations
 
-from time import monotonic
-
-from flask import (Blueprint, Response, flash, g, redirect, render_template, request, stream_with_context,
-                   url_for)
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ... import live
 from ...extensions import db
+from ...htmx import wants_fragment
 from ...models import Payment, utcnow
-from ...security import get_scoped_or_404, merchant_user_required, passive, reauth_url, session_ended
+from ...security import get_scoped_or_404, merchant_user_required, passive
 from ...services import ServiceError, accept, shifts
 from ...services.qr import qr_svg
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
-
-# An SSE stream ends after this long and the browser reconnects: no request lives forever, and a
-# reconnect re-checks the user's access.
-STREAM_SECONDS = 55
-# A comment line this often keeps proxies from closing an idle stream and finds dead clients.
-HEARTBEAT_SECONDS = 15
-# The event a stream sends before it closes because the user's session ended (see live.js).
-SESSION_ENDED_EVENT = "session-ended"
 
 
 @bp.get("/")
@@ -103,59 +93,18 @@ def events(public_id: str):
     """Server-sent events: the payment's view each time it changes, then `done` once it is final."""
     payment = get_scoped_or_404(Payment, public_id)
     subscription = live.broker().subscribe(live.payment_channel(payment.public_id))
-    # Never hold a session while waiting: on SQLite an open transaction is the write lock.
-    db.session.remove()
-    return Response(stream_with_context(_stream(public_id, subscription)), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return live.event_stream(subscription, lambda message: _live_update(public_id, opening=message is None))
 
 
-def _stream(public_id: str, subscription):
-    deadline = monotonic() + STREAM_SECONDS
-    try:
-        html, final = _current_view(public_id)
-        if final:  # finished before the stream opened: show it and stop
-            yield sse_message(html) + "event: done\ndata:\n\n"
-            return
-        yield ": open\n\n"
-        while (left := deadline - monotonic()) > 0:
-            changed = subscription.get(timeout=min(HEARTBEAT_SECONDS, left)) is not None
-            # Checked at every wake-up: a screen whose session ended shows nothing more.
-            if ended := session_ended_event():
-                yield ended
-                return
-            if not changed:
-                yield ": ping\n\n"
-                continue
-            html, final = _current_view(public_id)
-            yield sse_message(html)
-            if final:
-                yield "event: done\ndata:\n\n"
-                return
-    finally:
-        subscription.close()
-        db.session.remove()
-
-
-def _current_view(public_id: str) -> tuple[str, bool]:
+def _live_update(public_id: str, opening: bool) -> live.Update:
+    """The payment's view, then `done` once it is final. At the opening only a payment that finished
+    before the stream opened is shown; a pending one is already on the page."""
     # Access was checked when the stream opened; a payment never changes merchant or cashier.
     payment = db.session.scalar(select(Payment).where(Payment.public_id == public_id))
-    html = render_template("pay/_view.html", **_view_context(payment))
-    db.session.remove()
-    return html, payment.is_final
-
-
-def sse_message(html: str) -> str:
-    return "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
-
-
-def session_ended_event() -> str | None:
-    """`session-ended` with where to go (the lock or sign-in screen, then back to the page), once the
-    session behind a stream has ended; None while it lives. A live screen must not go stale silently:
-    static/js/live.js follows the event (#11)."""
-    ended = session_ended()
-    target = reauth_url() if ended else None
-    db.session.remove()
-    return f"event: {SESSION_ENDED_EVENT}\ndata: {target}\n\n" if ended else None
+    if opening and not payment.is_final:
+        return [], False
+    html = live.sse_message(render_template("pay/_view.html", **_view_context(payment)))
+    return ([html, live.DONE], True) if payment.is_final else ([html], False)
 
 
 def _view_context(payment: Payment, polling: bool = False) -> dict:
@@ -168,12 +117,12 @@ def _view_context(payment: Payment, polling: bool = False) -> dict:
 
 
 def _render(payment: Payment, polling: bool = False):
-    if request.headers.get("HX-Request"):
+    if wants_fragment():
         return render_template("pay/_view.html", **_view_context(payment, polling))
     return render_template("pay/show.html", **_view_context(payment))
 
 
 def _after_action(payment: Payment):
-    if request.headers.get("HX-Request"):
+    if wants_fragment():
         return _render(payment)
     return redirect(url_for("pay.show", public_id=payment.public_id), 303)

@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ...htmx import wants_fragment
 from ...models import Payout
 from ...security import get_scoped_or_404, owner_required, scoped
 from ...services import Invalid, ServiceError, ledger, otp, payouts
@@ -83,6 +84,6 @@ def show(public_id: str):
     payout = get_scoped_or_404(Payout, public_id)
     if payout.status == "requested":
         return redirect(url_for("payouts.confirm", public_id=public_id))
-    if request.headers.get("HX-Request"):
+    if wants_fragment():
         return render_template("payouts/_status.html", payout=payout)
     return render_template("payouts/show.html", payout=payout)

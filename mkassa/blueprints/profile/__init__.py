@@ -9,9 +9,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ...security import merchant_user_required, owner_required
-from ..auth import own_device
 from ...services import Invalid
 from ...services import org
+from ..common import own_device
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 

@@ -1,18 +1,16 @@
 """Reports (M8, M5.6; M10 for cashiers): filters in the URL, totals, chart, list, Excel download."""
 from __future__ import annotations
 
-import tempfile
-
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
+from ...htmx import wants_fragment
 from ...models import ExportJob, Payment, PaymentDay, Point, User, utcnow
 from ...security import get_scoped_or_404, merchant_user_required, scoped
 from ...services import Conflict, Invalid, export, reports
-from ...services.queries import encode_cursor
-from ..common import cursor_arg
+from ..common import send_xlsx
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -22,12 +20,6 @@ def _choices():
     if current_user.is_cashier:
         return [], []
     return reports.choices(scoped(Point), scoped(User))
-
-
-def wants_fragment() -> bool:
-    # History restores and full-page htmx requests must get the whole page (htmx 4 swaps <body>).
-    return (bool(request.headers.get("HX-Request")) and request.headers.get("HX-Request-Type") != "full"
-            and not request.headers.get("HX-History-Restore-Request"))
 
 
 def _payments():
@@ -44,10 +36,10 @@ def index():
     except Invalid as exc:
         return render_template(template, f=None, errors=exc.errors, args=request.args, points=points,
                                people=people), 422
-    rows, cursor = reports.page(_payments(), f)
+    page = reports.page(_payments(), f)
     return render_template(template, f=f, errors={}, args=f.args(), points=points, people=people,
-                           summary=reports.summarize(scoped(Payment), f, scoped(PaymentDay)), rows=rows,
-                           next_cursor=encode_cursor(cursor))
+                           summary=reports.summarize(scoped(Payment), f, scoped(PaymentDay)), rows=page.rows,
+                           next_cursor=page.next_cursor)
 
 
 @bp.get("/rows")
@@ -59,10 +51,9 @@ def rows():
         f = reports.parse_filter(request.args, points, people)
     except Invalid:
         abort(400)
-    before = cursor_arg()
-    page_rows, cursor = reports.page(_payments(), f, before)
+    page = reports.page(_payments(), f, request.args.get("before"))
     template = "reports/_rows.html" if wants_fragment() else "reports/rows.html"
-    return render_template(template, f=f, args=f.args(), rows=page_rows, next_cursor=encode_cursor(cursor))
+    return render_template(template, f=f, args=f.args(), rows=page.rows, next_cursor=page.next_cursor)
 
 
 @bp.post("/export")
@@ -85,14 +76,6 @@ def export_report():
     return send_xlsx(lambda out: export.write_report(out, current_user.merchant, f,
                                                  reports.iter_export_rows(scoped(Payment), f), names, utcnow()),
                  export.file_name("report", f.first, f.last))
-
-
-def send_xlsx(write, name: str):
-    """Write into a temporary file (write-only mode streams to disk) and send it."""
-    out = tempfile.TemporaryFile()
-    write(out)
-    out.seek(0)
-    return send_file(out, mimetype=export.XLSX_MIMETYPE, as_attachment=True, download_name=name)
 
 
 @bp.get("/exports/<public_id>")

@@ -9,9 +9,8 @@ from sqlalchemy.orm import joinedload
 from ...extensions import limiter
 from ...models import Shift
 from ...security import get_scoped_or_404, make_public, merchant_user_required, owner_required, scoped
-from ...services import Conflict, Invalid, shifts
-from ...services.queries import encode_cursor
-from ..common import cursor_arg, public_url, safe_next
+from ...services import Conflict, Invalid, shift_mail, shifts
+from ..common import public_url, safe_next
 
 bp = Blueprint("shifts", __name__, url_prefix="/shifts")
 
@@ -34,10 +33,10 @@ def current_shift() -> Shift | None:
 @merchant_user_required
 def index():
     stmt = scoped(Shift).options(joinedload(Shift.cashier), joinedload(Shift.point))
-    rows, cursor = shifts.history_page(stmt, cursor_arg())
-    return render_template("shifts/index.html", rows=rows, totals=shifts.paid_totals(s.id for s in rows),
+    page = shifts.history_page(stmt, request.args.get("before"))
+    return render_template("shifts/index.html", rows=page.rows, totals=shifts.paid_totals(s.id for s in page.rows),
                            current=shifts.open_shift_of(current_user), merchant=current_user.merchant,
-                           next_cursor=encode_cursor(cursor))
+                           next_cursor=page.next_cursor)
 
 
 @bp.post("/open")
@@ -100,8 +99,8 @@ def email():
     if request.method == "POST":
         typed = request.form.get("email", "")
         try:
-            address = shifts.set_report_email(merchant, typed, current_user,
-                                              public_url("shifts.confirm_email"))
+            address = shift_mail.set_report_email(merchant, typed, current_user,
+                                                  public_url("shifts.confirm_email"))
         except Invalid as exc:
             return render_template("shifts/email.html", merchant=merchant, email=typed, errors=exc.errors), 422
         if merchant.report_email_confirmed:
@@ -119,9 +118,9 @@ def confirm_email():
     token = request.values.get("token", "")
     try:
         if request.method == "POST":
-            merchant = shifts.confirm_report_email(token)
+            merchant = shift_mail.confirm_report_email(token)
             return render_template("shifts/confirmed.html", address=merchant.report_email)
-        _merchant, address = shifts.read_confirmation(token)
+        _merchant, address = shift_mail.read_confirmation(token)
     except Invalid as exc:
         return render_template("shifts/confirm.html", token=None, error=exc.errors["token"]), 400
     return render_template("shifts/confirm.html", token=token, address=address, error=None)
