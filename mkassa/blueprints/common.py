@@ -1,11 +1,11 @@
-"""Small helpers shared by views: safe redirects and list positions from the URL."""
+"""Small helpers shared by views: safe redirects, list positions from the URL, form pages with errors."""
 from __future__ import annotations
 
 import re
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
-from flask import abort, current_app, request, url_for
+from flask import abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..security import is_page_path
@@ -66,3 +66,10 @@ def cursor_arg(name: str = "before") -> tuple[datetime, int] | None:
         return decode_cursor(request.args.get(name))
     except ValueError:
         abort(400, description=_("This page link is broken. Start again from the first page."))
+
+
+def form_page(template: str, errors: dict[str, str], status: int = 422, **context):
+    """A form's page: 200 when `errors` is empty, else `status` (422 unless the rule said otherwise,
+    e.g. a Conflict's 409) with each message beside its field and what was typed kept in `context`.
+    Errors come from `ServiceError.form_errors(field)`, one path for `Invalid` and every other refusal."""
+    return render_template(template, errors=errors, **context), (status if errors else 200)
