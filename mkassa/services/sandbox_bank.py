@@ -21,7 +21,7 @@ from ..config import Settings
 from ..extensions import db
 from ..models import OutboxMessage, SandboxBankPayment, utcnow
 from ..money import MoneyError
-from ..templating import money, read_amount
+from ..formatting import money, read_amount
 from . import Invalid, outbox
 
 PAYER_BANKS = ("MBANK", "O!Bank", "Bakai Bank", "DCB", "Optima Bank")

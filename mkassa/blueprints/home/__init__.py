@@ -12,7 +12,7 @@ from ...extensions import db
 from ...models import Payment
 from ...security import merchant_user_required, passive, scoped
 from ...services.queries import encode_cursor, history_page, today_total
-from ...templating import local_dt
+from ...formatting import local_dt
 from ..common import cursor_arg
 from ..pay import HEARTBEAT_SECONDS, STREAM_SECONDS, session_ended_event, sse_message
 
