@@ -1,4 +1,4 @@
-"""Command-line tools: `flask admin create`, `flask demo seed`, `flask outbox run|once`."""
+"""Command-line tools: `flask admin`, `flask demo`, `flask outbox`, `flask elqr` (see `COMMAND_GROUPS`)."""
 from __future__ import annotations
 
 import time
@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .commands.elqr import elqr_cli
 from .extensions import db
 from .models import User
 
@@ -82,11 +83,11 @@ def outbox_run(interval: float) -> None:
     Worker(current_app._get_current_object(), kind="process", poll_seconds=interval).run_forever()
 
 
+# Every command group, registered by `register`: imported at the top of this module, so a broken
+# import fails the app's start (and tests/unit/test_cli.py) instead of silently dropping a command.
+COMMAND_GROUPS = (admin_cli, demo_cli, outbox_cli, elqr_cli)
+
+
 def register(app: Flask) -> None:
-    for group in (admin_cli, demo_cli, outbox_cli):
+    for group in COMMAND_GROUPS:
         app.cli.add_command(group)
-    try:
-        from .commands.elqr import elqr_cli
-    except ImportError:  # the codec's CLI arrives with the ELQR module
-        return
-    app.cli.add_command(elqr_cli)

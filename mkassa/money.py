@@ -3,7 +3,7 @@
 No floats anywhere: 0.1 + 0.2 is not 0.3, and a bank cannot lose a tyiyn to binary fractions.
 
 Pure: the locale's number symbols (`Symbols`: thousands separator, decimal separator, currency word)
-are passed in; `templating.money_symbols()` takes them from Babel for the request's locale. What is
+are passed in; `formatting.money_symbols()` takes them from Babel for the request's locale. What is
 shown in a locale can be typed back in that locale: `1 234,50 сом` in ru and ky, `1,234.50 som` in en.
 Input is forgiving where it cannot be misread: any kind of space groups thousands in every locale, and
 the other decimal mark is accepted when it cannot be a thousands separator (`1234.5` in ru, `12,5` in

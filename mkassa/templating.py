@@ -1,21 +1,17 @@
-"""Template filters and globals: money, local time, navigation."""
+"""Template filters and globals: money and local time (from `formatting.py`), devices, navigation."""
 from __future__ import annotations
 
-from datetime import datetime
-from functools import lru_cache, wraps
-
-from babel.numbers import get_decimal_symbol, get_group_symbol
+from functools import wraps
 
 from flask import Flask, current_app, request, url_for
 from jinja2 import pass_context
-from flask_babel import format_datetime, format_time, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .config import DEFAULT_LOCALE, LOCALES
-from .money import Symbols, format_amount, parse_amount
-from .timeutil import to_local
+from .config import LOCALES
+from .formatting import local_dt, local_time, money, money_symbols
 from .useragent import describe
 
 LANGUAGE_NAMES = {"ru": "Русский", "ky": "Кыргызча", "en": "English"}
@@ -33,33 +29,6 @@ CASHIER_NAV = [("home.index", _l("Home"), "home"), ("pay.new", _l("Accept paymen
 # quick-lock time (a minute) must be well above it plus services.auth.ALIVE_TOUCH_SECONDS.
 QUICK_LOCK_REPORT_SECONDS = 20
 
-# The currency word per language (Babel's KGS symbols are "KGS" in ru and en: not what people write).
-CURRENCY_WORDS = {"ru": "сом", "ky": "сом", "en": "som"}
-
-
-@lru_cache(maxsize=16)
-def _symbols(language: str) -> Symbols:
-    return Symbols(get_group_symbol(language), get_decimal_symbol(language), CURRENCY_WORDS[language])
-
-
-def money_symbols(locale: object = None) -> Symbols:
-    """How `locale` (default: the request's) writes amounts, from Babel's CLDR data.
-
-    A territory is ignored (`ru_KG` writes like `ru`); a language the app does not offer falls back
-    to the default, because a page must render rather than fail over a number.
-    """
-    language = str(locale or get_locale() or DEFAULT_LOCALE).replace("-", "_").partition("_")[0].lower()
-    return _symbols(language if language in CURRENCY_WORDS else DEFAULT_LOCALE)
-
-
-def money(tyiyn: int | None, currency: bool = True) -> str:
-    return format_amount(tyiyn or 0, money_symbols(), currency=currency)
-
-
-def read_amount(text: str, maximum: int | None = None) -> int:
-    """`money.parse_amount` in the request's locale: what `money` shows can be typed back."""
-    return parse_amount(text, maximum=maximum, symbols=money_symbols())
-
 
 def device_name(user_agent: str | None) -> str:
     """"Chrome on Android", "Safari on iPhone": how people tell their devices apart."""
@@ -67,15 +36,6 @@ def device_name(user_agent: str | None) -> str:
     if browser and system:
         return _("%(browser)s on %(system)s", browser=browser, system=system)
     return browser or system or _("Unknown browser")
-
-
-def local_dt(value: datetime | None, fmt: str = "short") -> str:
-    return format_datetime(to_local(value), fmt) if value else ""
-
-
-def local_time(value: datetime | None) -> str:
-    """The Bishkek time of day as the locale writes it (Babel's short format: "14:05", "2:05 PM")."""
-    return format_time(to_local(value), "short") if value else ""
 
 
 def nav_items():

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, event, inspect, make_url, text
 
 from flask import has_app_context
@@ -26,6 +27,17 @@ from mkassa.extensions import db, limiter
 # The Standard Webhooks known-answer secret: tests sign with it like the Bank would.
 TEST_WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+# Hypothesis profiles. `ci` (CI=true, and `make test`, which passes --hypothesis-profile=ci): the full
+# number of examples, and a failing example printed as a blob to reproduce it. `dev` (everything else,
+# e.g. `make check`): a fifth of the examples and no deadline, for feedback in seconds on a busy
+# laptop. A test that needs more or fewer examples asks for a multiple of the profile's
+# (`settings().max_examples`), so that it shrinks under `dev` too.
+HYPOTHESIS_CI_EXAMPLES = 100  # Hypothesis' own default
+HYPOTHESIS_DEV_EXAMPLES = 20
+hypothesis_settings.register_profile("ci", max_examples=HYPOTHESIS_CI_EXAMPLES, print_blob=True)
+hypothesis_settings.register_profile("dev", max_examples=HYPOTHESIS_DEV_EXAMPLES, deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 
 def pytest_addoption(parser):

@@ -1,11 +1,12 @@
-"""Small helpers shared by views: safe redirects, public links, file downloads, this browser's device."""
+"""Small helpers shared by views: safe redirects, public links, file downloads, this browser's device,
+form pages with errors."""
 from __future__ import annotations
 
 import re
 import tempfile
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app, request, send_file, url_for
+from flask import current_app, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from ..security import is_page_path
@@ -74,3 +75,10 @@ def own_device():
     if device is None or not current_user.is_authenticated or device.user_id != current_user.id:
         return None
     return device
+
+
+def form_page(template: str, errors: dict[str, str], status: int = 422, **context):
+    """A form's page: 200 when `errors` is empty, else `status` (422 unless the rule said otherwise,
+    e.g. a Conflict's 409) with each message beside its field and what was typed kept in `context`.
+    Errors come from `ServiceError.form_errors(field)`, one path for `Invalid` and every other refusal."""
+    return render_template(template, errors=errors, **context), (status if errors else 200)

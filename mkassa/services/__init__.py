@@ -16,6 +16,11 @@ class ServiceError(Exception):
         self.field = field
         self.params = params
 
+    def form_errors(self, field: str) -> dict[str, str]:
+        """The messages a form shows beside its fields: this one beside `field` (the form's main input,
+        or "form" for the whole form). `Invalid` answers its own messages, one per field."""
+        return {field: self.message}
+
 
 class NotAllowed(ServiceError):
     status = 403
@@ -33,3 +38,6 @@ class Invalid(ServiceError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = {k: str(v) for k, v in errors.items()}
+
+    def form_errors(self, field: str) -> dict[str, str]:
+        return dict(self.errors)

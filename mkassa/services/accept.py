@@ -20,7 +20,7 @@ from ..models import Payment, User, utcnow
 from ..models.payment import CURRENCY_KGS
 from ..money import MoneyError
 from ..pan import mask_optional, mask_pans
-from ..templating import money, read_amount
+from ..formatting import money, read_amount
 from . import Conflict, Invalid, jobs, payments, shifts
 
 # Rows handled per beat of the periodic jobs, so one beat never holds the database long.

@@ -27,7 +27,7 @@ from ..models import Merchant, OutboxMessage, Payout, SandboxBankPayout, User, u
 from ..models.payout import BANK_REF_MAX, FINAL, IN_FLIGHT, REASON_MAX
 from ..money import MoneyError, format_amount
 from ..pan import mask_pans
-from ..templating import money, money_symbols, read_amount
+from ..formatting import money, money_symbols, read_amount
 from . import Conflict, Invalid, NotAllowed, jobs, ledger, otp, outbox
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from ..extensions import db
 from ..models import Payment, PushSubscription, User, utcnow
 from ..models.push import AUTH_MAX, P256DH_MAX, PUSH_ENDPOINT_MAX
 from ..money import format_amount
-from ..templating import money_symbols
+from ..formatting import money_symbols
 from . import Invalid, outbox
 
 VAPID_KEY_FILE = "vapid_private.pem"

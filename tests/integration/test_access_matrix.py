@@ -47,8 +47,9 @@ SKIP_POST = {
 OBJECT_URL_ALLOWED: set[str] = set()
 
 # M10: a cashier takes payments and sees their own history and reports; these areas answer them 403
-# whatever roles their views declare (points and cashiers, withdrawals, account status, own point).
-OWNER_ONLY = ("org.", "payouts.", "account.", "profile.point")
+# whatever roles their views declare (points and cashiers, withdrawals, account status and statement,
+# own point). The account blueprint's devices and send-password pages are every user's own.
+OWNER_ONLY = ("org.", "payouts.", "account.index", "account.download", "profile.point")
 
 REFUSED = {401, 403, 404}
 # Columns that change when their owner merely uses the app, not when data is changed.

@@ -1,6 +1,7 @@
 """Migrations: the Alembic head equals the models; every revision runs up and down."""
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -16,6 +17,7 @@ def test_migrated_schema_equals_the_models(app):
         assert compare_metadata(context, db.metadata) == []
 
 
+@pytest.mark.slow  # every migration, up and down, on a database of its own
 def test_every_revision_runs_up_and_down(make_app, scratch_database_url):
     app = make_app(database_url=scratch_database_url)
     with app.app_context():

@@ -97,7 +97,7 @@ def beat() -> None:
     outbox.dispatch_due()
 
 
-@pytest.mark.parametrize("outage", ["refused", "500", "hang"])
+@pytest.mark.parametrize("outage", ["refused", "500", pytest.param("hang", marks=pytest.mark.slow)])
 def test_core_bank_down_for_long_codes_credentials_and_reports_still_go_out(
         app, demo, gateway, core, monkeypatch, outage):
     monkeypatch.setattr(corebank, "HTTP_TIMEOUT_SECONDS", 0.5)
@@ -206,6 +206,7 @@ class HangingGateway(SmsGateway):
         handler.do_POST = do_POST
 
 
+@pytest.mark.slow  # worker processes, a hanging gateway or cut connections
 def test_a_worker_killed_mid_delivery_leaves_the_sms_to_be_sent_once_after_the_claim(
         app, worker_env, tmp_path, monkeypatch):
     slow = HangingGateway(delay=30)
@@ -235,6 +236,7 @@ def test_a_worker_killed_mid_delivery_leaves_the_sms_to_be_sent_once_after_the_c
     assert body["text"] == "code 4242"
 
 
+@pytest.mark.slow  # worker processes, a hanging gateway or cut connections
 def test_sigterm_finishes_the_message_in_hand_and_starts_no_other(app, worker_env, tmp_path):
     slow = HangingGateway(delay=2)
     env = dict(worker_env, SMS_GATEWAY_URL=slow.url)
@@ -255,6 +257,7 @@ def test_sigterm_finishes_the_message_in_hand_and_starts_no_other(app, worker_en
     assert [body["text"] for _at, _h, body in slow.received] == ["first"]
 
 
+@pytest.mark.slow  # worker processes, a hanging gateway or cut connections
 def test_two_worker_processes_deliver_each_sms_once_and_run_each_job_once(app, worker_env, gateway, tmp_path):
     for n in range(20):
         sms.queue_sms("+996555000111", f"m{n}")
@@ -318,6 +321,7 @@ CUT_EVERY_SECONDS = 0.2
 CUT_FOR_SECONDS = 6
 
 
+@pytest.mark.slow  # worker processes, a hanging gateway or cut connections
 def test_webhooks_streaming_in_while_postgresql_drops_every_connection_credit_each_payment_once(
         app, _app, demo, database_url):
     """PostgreSQL restarting, as the app sees it: every connection of the app's database is cut

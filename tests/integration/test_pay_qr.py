@@ -18,7 +18,7 @@ from mkassa.extensions import db
 from mkassa.models import BankWebhookEvent, LedgerTransfer, Merchant, Payment, SandboxBankPayment, User, utcnow
 from mkassa.services import accept, jobs, ledger
 from mkassa.services.auth import hash_password
-from mkassa.templating import money
+from mkassa.formatting import money
 
 from ..conftest import TEST_WEBHOOK_SECRET
 

@@ -48,6 +48,7 @@ def owner(app, monkeypatch):
     return user
 
 
+@pytest.mark.slow  # threads racing, many repetitions
 @pytest.mark.parametrize("repetition", range(REPETITIONS))
 def test_concurrent_confirmations_reserve_exactly_once(app, owner, repetition):
     ids = [payouts.request_withdrawal(owner, "100").id for _ in range(CONFIRMATIONS)]

@@ -181,6 +181,7 @@ class Withdrawals(RuleBasedStateMachine):
         db.session.rollback()
 
 
+@pytest.mark.slow  # MIN_OPERATIONS steps: about 2.5 minutes
 def test_money_is_conserved_under_any_sequence(app, monkeypatch):
     global steps_run
     # Every code is the same digits and the hourly SMS limit is out of the way: codes are not under test.

@@ -44,6 +44,7 @@ def _run(attempts: int, env: dict[str, str]) -> list[int]:
     return [int(line) for line in out.stdout.split()]
 
 
+@pytest.mark.slow  # two app processes
 def test_two_processes_share_the_recovery_flood_limit(app, database_url, tmp_path):
     if not _redis_available():
         if os.environ.get("CI") == "true":

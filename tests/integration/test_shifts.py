@@ -19,7 +19,7 @@ from mkassa.blueprints.shifts import EMAIL_SENDS_PER_HOUR
 from mkassa.extensions import db
 from mkassa.models import Merchant, OutboxMessage, Payment, Shift, User, utcnow
 from mkassa.money import format_amount
-from mkassa.templating import money_symbols
+from mkassa.formatting import money_symbols
 from mkassa.services import Conflict, Invalid, accept, export, jobs, outbox, shift_mail, shift_report, shifts
 from mkassa.timeutil import BISHKEK
 

@@ -74,6 +74,7 @@ def _wait_until_up(url: str) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
+@pytest.mark.slow  # two app processes
 def test_webhook_on_one_process_reaches_the_screen_on_the_other(app, demo, two_processes):
     first, second = two_processes
     payment = accept.create_qr_payment(demo.cashier, "77,70", app.extensions["mkassa.settings"])

@@ -118,6 +118,7 @@ def csrf(client, path: str) -> str:
     return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
 
 
+@pytest.mark.slow  # a production worker process
 def test_forgot_password_sms_goes_out_while_the_core_bank_is_down(app, demo, admin_user, outage, tmp_path):
     gateway, env, prod = outage
     # A payment past its lifetime: the reconciliation job must ask the (unreachable) core bank about it.

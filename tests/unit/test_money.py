@@ -25,7 +25,7 @@ from mkassa.money import (
     parse_amount,
     to_decimal_str,
 )
-from mkassa.templating import money_symbols
+from mkassa.formatting import money_symbols
 
 NBSP, NNBSP, THIN = "\u00a0", "\u202f", "\u2009"
 
@@ -266,7 +266,7 @@ def test_times_follow_the_locale(locale: str, shown: str) -> None:
     from flask import Flask
     from flask_babel import Babel, force_locale
 
-    from mkassa.templating import local_time
+    from mkassa.formatting import local_time
     app = Flask(__name__)
     Babel(app, default_timezone="Asia/Bishkek")
     with app.app_context(), force_locale(locale):

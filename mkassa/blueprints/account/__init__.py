@@ -52,3 +52,7 @@ def download():
     return send_xlsx(lambda out: export.write_statement(
         out, merchant, st, lambda account: statement.iter_entries(merchant.id, first, last, account), utcnow()),
         export.file_name("statement", first, last))
+
+
+# The devices & passkeys and send-password views register on this blueprint.
+from . import devices, password  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Quick access (M1.3, D1): create a PIN, the lock screen, passkeys, and the owner's devices."""
+"""Quick access (M1.3, D1): create a PIN, the lock screen, passkeys (the devices page: account.devices)."""
 from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
@@ -6,8 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from ...models.merchant import QUICK_LOCK_MAX_MINUTES, QUICK_LOCK_MIN_MINUTES
-from ...security import SESSION_TOKEN_KEY, make_public, owner_required, reports_open
+from ...security import SESSION_TOKEN_KEY, make_public, reports_open
 from ...services import Invalid, audit, devices, passkeys
 from ...services import auth as auth_service
 from ..common import safe_next
@@ -154,55 +153,9 @@ def lock_passkey():
     return jsonify(redirect=_next())
 
 
-# --- Devices & passkeys (profile) ----------------------------------------------------------------
-
-@bp.get("/account/devices", endpoint="devices")
-def devices_page():
-    return _devices_page({}, 200)
-
-
-def _devices_page(errors: dict, status: int, minutes: str | None = None):
-    merchant = current_user.merchant
-    return render_template("auth/devices.html", devices=devices.active_for(current_user),
-                           passkeys=passkeys.active_for(current_user), this_device=current_device(),
-                           errors=errors, minutes=minutes or (merchant.quick_lock_minutes if merchant else None),
-                           minute_choices=range(QUICK_LOCK_MIN_MINUTES, QUICK_LOCK_MAX_MINUTES + 1)), status
-
-
-@bp.post("/account/quick-lock")
-@owner_required
-def quick_lock():
-    """The owner's choice: after how long in the background the app asks for the PIN again."""
-    minutes = request.form.get("minutes", "")
-    try:
-        devices.set_quick_lock(current_user.merchant, minutes, current_user)
-    except Invalid as exc:
-        return _devices_page(exc.errors, 422, minutes)
-    flash(_("Saved."), "success")
-    return redirect(url_for("auth.devices"))
-
-
 @bp.post("/session/open")
 @reports_open
 def still_open():
     """static/js/quick-lock.js: this page is on screen (every few seconds) or is leaving it (when the
     app goes to the background). Only moves the session's alive_at (security.load_session)."""
     return "", 204
-
-
-@bp.post("/account/devices/<public_id>/revoke")
-def device_revoke(public_id: str):
-    device = devices.get_own(current_user, public_id) or abort(404)
-    devices.revoke(device)
-    audit.record(current_user, "auth.device_revoked", merchant_id=current_user.merchant_id, obj=device)
-    flash(_("Quick access on that device is switched off."), "success")
-    return redirect(url_for("auth.devices"))
-
-
-@bp.post("/account/passkeys/<public_id>/revoke")
-def passkey_revoke(public_id: str):
-    passkey = passkeys.get_own(current_user, public_id) or abort(404)
-    passkeys.revoke(passkey)
-    audit.record(current_user, "auth.passkey_revoked", merchant_id=current_user.merchant_id, obj=passkey)
-    flash(_("The passkey was removed."), "success")
-    return redirect(url_for("auth.devices"))

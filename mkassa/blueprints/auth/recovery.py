@@ -1,9 +1,8 @@
-"""Forgot password (M2) and forgot PIN (M3) for anyone; send password (M5.8) for the signed-in user."""
+"""Forgot password (M2) and forgot PIN (M3) for anyone; the reset step is shared with send password (M5.8)."""
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from ...extensions import limiter
 from ...htmx import wants_fragment
@@ -19,7 +18,7 @@ RECOVER_PHONE_KEY = "recover_phone"
 make_public("auth.recover", "auth.recover_confirm")
 
 
-def _reset(user, template_args: dict, device=None):
+def apply_reset(user, template_args: dict, device=None):
     """Check the code and set the new password and PIN; the form again, with errors, otherwise.
 
     The form keeps the code it was sent; the secrets stay only in the browser (auth/_reset_form.html).
@@ -83,25 +82,5 @@ def recover_confirm():
         return redirect(url_for("auth.recover"))
     args = {"phone": phone, "action": url_for("auth.recover_confirm"), "resend": url_for("auth.recover")}
     if request.method == "POST":
-        return _reset(recovery.user_for_phone(phone), args, device=current_device())
-    return render_template("auth/reset.html", errors={}, code="", **args)
-
-
-@bp.route("/account/password", methods=["GET", "POST"])
-def send_password():
-    if request.method == "POST":
-        try:
-            recovery.send_code(current_user)
-        except (otp.TooManyCodes, otp.Locked, otp.NoPhone) as exc:
-            return render_template("auth/send_password.html", error=exc.message), exc.status
-        return redirect(url_for("auth.send_password_confirm"))
-    return render_template("auth/send_password.html", error=None)
-
-
-@bp.route("/account/password/confirm", methods=["GET", "POST"])
-def send_password_confirm():
-    args = {"phone": current_user.phone, "action": url_for("auth.send_password_confirm"),
-            "resend": url_for("auth.send_password")}
-    if request.method == "POST":
-        return _reset(current_user, args)
+        return apply_reset(recovery.user_for_phone(phone), args, device=current_device())
     return render_template("auth/reset.html", errors={}, code="", **args)

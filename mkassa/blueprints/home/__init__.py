@@ -11,7 +11,7 @@ from ...htmx import wants_fragment
 from ...models import Payment
 from ...security import merchant_user_required, passive, scoped
 from ...services.queries import history_page, today_total
-from ...templating import local_dt
+from ...formatting import local_dt
 
 bp = Blueprint("home", __name__)
 

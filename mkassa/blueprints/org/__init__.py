@@ -11,6 +11,7 @@ from ...models.user import NAME_MAX
 from ...security import get_scoped_or_404, owner_required
 from ...services import Conflict, Invalid
 from ...services import org
+from ..common import form_page
 
 bp = Blueprint("org", __name__, url_prefix="/org")
 
@@ -66,8 +67,7 @@ def new_point():
         else:
             flash(_("Point %(name)s added.", name=point.name), "success")
             return _points_tab()
-    return render_template("org/point_form.html", point=None, form=request.form, errors=errors), \
-        (422 if errors else 200)
+    return form_page("org/point_form.html", errors, point=None, form=request.form)
 
 
 @bp.route("/points/<point_id>", methods=["GET", "POST"])
@@ -79,7 +79,7 @@ def edit_point(point_id: str):
         try:
             org.update_point(point, request.form.to_dict(), current_user)
         except (Invalid, Conflict) as exc:
-            errors = getattr(exc, "errors", {"form": exc.message})
+            errors = exc.form_errors("form")
         else:
             flash(_("Point %(name)s saved.", name=point.name), "success")
             return _points_tab()
@@ -87,8 +87,7 @@ def edit_point(point_id: str):
         "name": point.name, "address": point.address,
         "latitude": point.latitude if point.latitude is not None else "",
         "longitude": point.longitude if point.longitude is not None else ""}
-    return render_template("org/point_form.html", point=point, form=form, errors=errors), \
-        (422 if errors else 200)
+    return form_page("org/point_form.html", errors, point=point, form=form)
 
 
 @bp.route("/points/<point_id>/delete", methods=["GET", "POST"])

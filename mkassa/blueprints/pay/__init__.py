@@ -13,6 +13,7 @@ from ...models import Payment, utcnow
 from ...security import get_scoped_or_404, merchant_user_required, passive
 from ...services import ServiceError, accept, shifts
 from ...services.qr import qr_svg
+from ..common import form_page
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
 
@@ -34,8 +35,7 @@ def create():
     except shifts.ShiftRequired:  # a prompt with an "Open shift" button, not an error
         return render_template("shifts/required.html", next_url=url_for("pay.new", amount=amount)), 409
     except ServiceError as exc:
-        errors = getattr(exc, "errors", {"amount": exc.message})
-        return render_template("pay/new.html", amount=amount, errors=errors), exc.status
+        return form_page("pay/new.html", exc.form_errors("amount"), exc.status, amount=amount)
     return redirect(url_for("pay.show", public_id=payment.public_id), 303)
 
 

@@ -33,7 +33,7 @@ def create():
     try:
         payout = payouts.request_withdrawal(current_user, amount)
     except ServiceError as exc:
-        return _index(amount, getattr(exc, "errors", {"amount": exc.message}), exc.status)
+        return _index(amount, exc.form_errors("amount"), exc.status)
     return redirect(url_for("payouts.confirm", public_id=payout.public_id), 303)
 
 

@@ -24,8 +24,8 @@ SECTIONS = [
     ("reports.index", _l("Reports"), ("owner",)),
     ("reports.index", _l("My reports"), ("cashier",)),
     ("account.index", _l("Account status"), ("owner",)),
-    ("auth.send_password", _l("Send password"), ("owner", "cashier")),
-    ("auth.devices", _l("Devices & passkeys"), ("owner", "cashier")),
+    ("account.send_password", _l("Send password"), ("owner", "cashier")),
+    ("account.devices", _l("Devices & passkeys"), ("owner", "cashier")),
     # Payment pushes go to owners only (services/push.py), so only owners get the screen.
     ("notifications.index", _l("Notifications"), ("owner",)),
 ]

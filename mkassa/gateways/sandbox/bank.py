@@ -22,7 +22,7 @@ from ...extensions import db
 from ...models import OutboxMessage, SandboxBankPayment, utcnow
 from ...money import MoneyError
 from ...services import Invalid, outbox
-from ...templating import money, read_amount
+from ...formatting import money, read_amount
 
 PAYER_BANKS = ("MBANK", "O!Bank", "Bakai Bank", "DCB", "Optima Bank")
 PAYER_NAME_MASKED = "А***р К."
