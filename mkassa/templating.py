@@ -14,6 +14,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .config import DEFAULT_LOCALE, LOCALES
+from .models.payment import PaymentStatus
+from .models.payout import PayoutStatus
+from .models.system import OutboxStatus
 from .money import Symbols, format_amount, parse_amount
 from .timeutil import to_local
 from .useragent import describe
@@ -78,6 +81,20 @@ def local_time(value: datetime | None) -> str:
     return format_time(to_local(value), "short") if value else ""
 
 
+# The statuses templates name by kind: `{{ payment.status|status_label }}`,
+# `{{ payout.status|status_label("payout") }}`, `status_choices("outbox")` for a filter's options.
+STATUS_KINDS = {"payment": PaymentStatus, "payout": PayoutStatus, "outbox": OutboxStatus}
+
+
+def status_label(status: str, kind: str = "payment") -> str:
+    """The words for a status, in the request's language (the enum's label)."""
+    return str(STATUS_KINDS[kind](status).label)
+
+
+def status_choices(kind: str) -> list[tuple[str, str]]:
+    return [(value, str(label)) for value, label in STATUS_KINDS[kind].choices()]
+
+
 def nav_items():
     if not current_user.is_authenticated or current_user.is_admin:
         return []
@@ -110,6 +127,8 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(_per_request(device_name), "device_name")
     app.add_template_filter(_per_request(local_time), "local_time")
     app.add_template_filter(_per_request(_safe_next), "safe_next")
+    app.add_template_filter(_per_request(status_label), "status_label")
+    app.add_template_global(status_choices)
     app.add_template_global(nav_items)
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
     app.add_template_global(LANGUAGE_SHORT_NAMES, "LANGUAGE_SHORT_NAMES")

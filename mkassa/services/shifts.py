@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Merchant, Payment, Shift, User, utcnow
+from ..models.payment import PaymentStatus
 from ..timeutil import BISHKEK, to_local
 from . import Conflict, Invalid, ServiceError, audit, export, jobs, mailer, validation
 
@@ -267,8 +268,7 @@ def method_label(method: str) -> str:
 
 
 def status_label(status: str) -> str:
-    return {"pending": _("Waiting"), "succeeded": _("Paid"), "failed": _("Failed"), "expired": _("Expired"),
-            "cancelled": _("Cancelled")}[status]
+    return str(PaymentStatus(status).label)
 
 
 def write_xlsx(target, shift: Shift, summary: Summary) -> None:
