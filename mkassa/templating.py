@@ -12,6 +12,9 @@ from flask_login import current_user
 
 from .config import LOCALES
 from .formatting import local_dt, local_time, money, money_symbols
+from .models.payment import PaymentStatus
+from .models.payout import PayoutStatus
+from .models.system import OutboxStatus
 from .useragent import describe
 
 LANGUAGE_NAMES = {"ru": "Русский", "ky": "Кыргызча", "en": "English"}
@@ -36,6 +39,20 @@ def device_name(user_agent: str | None) -> str:
     if browser and system:
         return _("%(browser)s on %(system)s", browser=browser, system=system)
     return browser or system or _("Unknown browser")
+
+
+# The statuses templates name by kind: `{{ payment.status|status_label }}`,
+# `{{ payout.status|status_label("payout") }}`, `status_choices("outbox")` for a filter's options.
+STATUS_KINDS = {"payment": PaymentStatus, "payout": PayoutStatus, "outbox": OutboxStatus}
+
+
+def status_label(status: str, kind: str = "payment") -> str:
+    """The words for a status, in the request's language (the enum's label)."""
+    return str(STATUS_KINDS[kind](status).label)
+
+
+def status_choices(kind: str) -> list[tuple[str, str]]:
+    return [(value, str(label)) for value, label in STATUS_KINDS[kind].choices()]
 
 
 def nav_items():
@@ -70,6 +87,8 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(_per_request(device_name), "device_name")
     app.add_template_filter(_per_request(local_time), "local_time")
     app.add_template_filter(_per_request(_safe_next), "safe_next")
+    app.add_template_filter(_per_request(status_label), "status_label")
+    app.add_template_global(status_choices)
     app.add_template_global(nav_items)
     app.add_template_global(LANGUAGE_NAMES, "LANGUAGE_NAMES")
     app.add_template_global(LANGUAGE_SHORT_NAMES, "LANGUAGE_SHORT_NAMES")

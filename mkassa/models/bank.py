@@ -27,6 +27,9 @@ class BankWebhookEvent(db.Model):
     webhook_id: Mapped[str] = mapped_column(String(WEBHOOK_ID_MAX), unique=True)
     event_type: Mapped[str | None] = mapped_column(String(64))
     bank_txn_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The amount the event carries (tyiyn), kept for the console: a refused second payment of a paid
+    # QR is money a payer lost, found again by this, the bank transaction and the payment.
+    amount: Mapped[int | None] = mapped_column(BigInteger)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
     outcome: Mapped[str] = mapped_column(String(16))
     # For operators, in English: why a mismatch was refused.

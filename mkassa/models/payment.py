@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import nonmember
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -10,12 +12,34 @@ from ..extensions import db
 from ..money import MAX_AMOUNT, MAX_BALANCE
 from .base import BigId, UTCDateTime, new_public_id, utcnow
 from .merchant import Merchant, Point
+from .status import Status, check_values
 from .user import User
 
 METHODS = ("qr", "card")
-STATUSES = ("pending", "succeeded", "failed", "expired", "cancelled")
-FINAL_STATUSES = ("succeeded", "failed", "expired", "cancelled")
 CURRENCY_KGS = "417"
+
+
+class PaymentStatus(Status):
+    """A payment's status; moved only by services.payments.transition."""
+
+    PENDING = "pending", _l("Waiting")
+    SUCCEEDED = "succeeded", _l("Paid")
+    FAILED = "failed", _l("Failed")
+    EXPIRED = "expired", _l("Expired")
+    CANCELLED = "cancelled", _l("Cancelled")
+
+    TRANSITIONS = nonmember({
+        "pending": frozenset({"succeeded", "failed", "expired", "cancelled"}),
+        # Late money: the payer paid a QR the cashier had already given up on, or paid again after
+        # a failed attempt. It is credited and flagged, never dropped.
+        "expired": frozenset({"succeeded"}),
+        "cancelled": frozenset({"succeeded"}),
+        "failed": frozenset({"succeeded"}),
+    })
+
+
+STATUSES = tuple(PaymentStatus)
+FINAL_STATUSES = tuple(s for s in PaymentStatus if s is not PaymentStatus.PENDING)
 
 
 class Payment(db.Model):
@@ -24,7 +48,7 @@ class Payment(db.Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(f"amount <= {MAX_AMOUNT}", name="amount_ceiling"),
         CheckConstraint("method IN ('qr', 'card')", name="method"),
-        CheckConstraint("status IN ('pending', 'succeeded', 'failed', 'expired', 'cancelled')", name="status"),
+        check_values("status", PaymentStatus),
         # Home screen and reports read a merchant's payments newest first, optionally per cashier/point.
         Index("ix_payment_merchant_created", "merchant_id", "created_at"),
         Index("ix_payment_merchant_cashier_created", "merchant_id", "cashier_id", "created_at"),
@@ -51,7 +75,7 @@ class Payment(db.Model):
     link_type: Mapped[str] = mapped_column(String(8), default="dynamic")
     amount: Mapped[int] = mapped_column(BigInteger, active_history=True)  # tyiyn
     currency: Mapped[str] = mapped_column(String(3), default=CURRENCY_KGS)
-    status: Mapped[str] = mapped_column(String(16), default="pending", active_history=True)
+    status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING.value, active_history=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, active_history=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -97,6 +121,7 @@ class PaymentDay(db.Model):
     __table_args__ = (
         UniqueConstraint("merchant_id", "day", "point_id", "cashier_id", "method", "status",
                          name="uq_payment_day_key"),
+        check_values("status", PaymentStatus),
         # Both ways: the rollup upserts deltas, and a database checks the proposed (negative) row too.
         CheckConstraint(f"amount_sum BETWEEN -{MAX_BALANCE} AND {MAX_BALANCE}", name="amount_sum_ceiling"),
     )

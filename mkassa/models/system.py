@@ -2,29 +2,47 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import nonmember
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from .base import BigId, UTCDateTime, utcnow
+from .status import Status, check_values
 
-OUTBOX_STATUSES = ("pending", "sent", "dead")
+
+class OutboxStatus(Status):
+    """An outbox message's status (services.outbox)."""
+
+    PENDING = "pending", _l("Pending")
+    SENT = "sent", _l("Sent")
+    # Failed every attempt (outbox.MAX_ATTEMPTS): waits for an operator's retry in the bank console.
+    DEAD = "dead", _l("Dead (gave up)")
+
+    TRANSITIONS = nonmember({
+        "pending": frozenset({"sent", "dead"}),
+        "dead": frozenset({"pending"}),  # the operator's retry
+    })
+
+
+OUTBOX_STATUSES = tuple(OutboxStatus)
 
 
 class OutboxMessage(db.Model):
     """A side effect (SMS, e-mail, push, bank call) written in the transaction that caused it."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"), check_values("status", OutboxStatus))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Optional business key, so that the same effect is never queued twice.
     dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -49,17 +67,26 @@ class AuditEvent(db.Model):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class IdempotencyStatus(Status):
+    """started: the first request is being answered; done: its response is kept for replays."""
+
+    STARTED = "started"
+    DONE = "done"
+
+    TRANSITIONS = nonmember({"started": frozenset({"done"})})
+
+
 class IdempotencyKey(db.Model):
     """A client's Idempotency-Key and the response it got, replayed on a retry."""
 
     __tablename__ = "idempotency_key"
-    __table_args__ = (UniqueConstraint("scope", "key"),)
+    __table_args__ = (UniqueConstraint("scope", "key"), check_values("status", IdempotencyStatus))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     scope: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(128))
     request_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="started")
+    status: Mapped[str] = mapped_column(String(16), default=IdempotencyStatus.STARTED.value)
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)

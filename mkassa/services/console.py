@@ -148,11 +148,16 @@ def payments(args: dict[str, str]) -> Page:
 
 
 def webhook_issues(args: dict[str, str]) -> Page:
-    """Notifications refused with 422 (mismatches) and why, newest first: they wait for an operator."""
-    stmt = select(BankWebhookEvent).where(BankWebhookEvent.outcome == "mismatch")
-    page = _page(stmt, [(BankWebhookEvent.received_at, datetime), (BankWebhookEvent.id, int)],
+    """Notifications refused with 422 (mismatches) and why, newest first: they wait for an operator.
+
+    Rows are (event, payment, merchant); the payment is the one the event named, when there is one
+    (e.g. the paid QR a second payer paid again), with its merchant.
+    """
+    stmt = (select(BankWebhookEvent, Payment, Merchant).where(BankWebhookEvent.outcome == "mismatch")
+            .outerjoin(Payment, Payment.id == BankWebhookEvent.payment_id)
+            .outerjoin(Merchant, Merchant.id == Payment.merchant_id))
+    return _page(stmt, [(BankWebhookEvent.received_at, datetime), (BankWebhookEvent.id, int)],
                  lambda r: (r.BankWebhookEvent.received_at, r.BankWebhookEvent.id), args.get("after"))
-    return Page([event for event, in page.rows], page.next_cursor)
 
 
 def payouts(args: dict[str, str]) -> Page:

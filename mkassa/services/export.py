@@ -32,6 +32,7 @@ from sqlalchemy import func, or_, select, update
 
 from ..extensions import db
 from ..models import ExportJob, Merchant, Payment, Point, User, utcnow
+from ..models.payment import PaymentStatus
 from ..security import scoped
 from ..timeutil import to_local
 from . import Conflict, jobs, reports, statement
@@ -138,8 +139,7 @@ def _method_label(method: str | None) -> str:
 
 
 def _status_label(status: str | None) -> str:
-    return {"pending": _("Waiting"), "succeeded": _("Paid"), "failed": _("Failed"), "expired": _("Expired"),
-            "cancelled": _("Cancelled")}.get(status or "", _("All"))
+    return str(PaymentStatus(status).label) if status else _("All")
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def write_report(target, merchant: Merchant, f: reports.ReportFilter, rows: Iter
     columns = [(_("Date and time"), 20), (_("Payment"), 28), (_("Point"), 24), (_("Cashier"), 24),
                (_("Type"), 8), (_("Status"), 12), (_("Amount"), 16), (_("Paid at"), 20), (_("Payer"), 24)]
     sheet = Sheet(wb, _("Payments"), header, columns)
-    statuses = {s: _status_label(s) for s in ("pending", "succeeded", "failed", "expired", "cancelled")}
+    statuses = {s: _status_label(s) for s in PaymentStatus}
     methods = {m: _method_label(m) for m in ("qr", "card")}
     points, people = names["points"], names["people"]
     count = amount = paid = 0

@@ -9,16 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..models import Payment, utcnow
+from ..models.payment import PaymentStatus
 from . import ledger
 
-ALLOWED = {
-    "pending": {"succeeded", "failed", "expired", "cancelled"},
-    # Late money: the payer paid a QR the cashier had already given up on, or paid again after
-    # a failed attempt.
-    "expired": {"succeeded"},
-    "cancelled": {"succeeded"},
-    "failed": {"succeeded"},
-}
+# from-state → to-states, declared with the statuses themselves (models.payment.PaymentStatus).
+ALLOWED = PaymentStatus.transitions()
 
 
 class IllegalTransition(Exception):
@@ -28,7 +23,7 @@ class IllegalTransition(Exception):
 
 
 def transition(payment: Payment, target: str, now: datetime | None = None) -> None:
-    if target not in ALLOWED.get(payment.status, set()):
+    if target not in ALLOWED.get(payment.status, frozenset()):
         raise IllegalTransition(payment, target)
     if target == "succeeded" and payment.status in ("expired", "cancelled", "failed"):
         payment.flagged = True

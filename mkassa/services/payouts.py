@@ -24,7 +24,7 @@ from ..config import DEFAULT_LOCALE
 from ..extensions import db
 from ..gateways import corebank
 from ..models import Merchant, OutboxMessage, Payout, SandboxBankPayout, User, utcnow
-from ..models.payout import BANK_REF_MAX, FINAL, IN_FLIGHT, REASON_MAX
+from ..models.payout import BANK_REF_MAX, FINAL, IN_FLIGHT, REASON_MAX, PayoutStatus
 from ..money import MoneyError, format_amount
 from ..pan import mask_pans
 from ..formatting import money, money_symbols, read_amount
@@ -65,6 +65,17 @@ def unavailable_reason(merchant: Merchant) -> str | None:
     return None
 
 
+def _move(public_id: str, target: PayoutStatus, **values: Any) -> bool:
+    """Move a payout to `target` only from a state allowed to reach it (PayoutStatus.TRANSITIONS).
+
+    One guarded UPDATE, so of two racing moves exactly one wins, on either database; False when the
+    payout was not in such a state (moved meanwhile, or never could).
+    """
+    return db.session.execute(
+        update(Payout).where(Payout.public_id == public_id, Payout.status.in_(PayoutStatus.sources(target)))
+        .values(status=target, **values)).rowcount == 1
+
+
 def object_key(payout: Payout) -> str:
     """What a code confirms: this payout and this amount, nothing else."""
     return f"payout:{payout.public_id}:{payout.amount}"
@@ -72,7 +83,7 @@ def object_key(payout: Payout) -> str:
 
 def history(stmt: Select) -> list[Payout]:
     """Withdrawals that were confirmed (a request still waiting for its code is not one yet), newest first."""
-    return list(db.session.scalars(stmt.where(Payout.status != "requested")
+    return list(db.session.scalars(stmt.where(Payout.status != PayoutStatus.REQUESTED)
                                    .order_by(Payout.created_at.desc(), Payout.id.desc()).limit(HISTORY_SHOWN)))
 
 
@@ -89,7 +100,7 @@ def request_withdrawal(user: User, amount_text: str, now: datetime | None = None
     # Early and friendly only: the reservation at confirmation is what decides.
     _require_available(merchant.id, amount)
     payout = Payout(merchant_id=merchant.id, requested_by_id=user.id, amount=amount,
-                    mbank_phone=merchant.mbank_phone, status="requested", created_at=now or utcnow())
+                    mbank_phone=merchant.mbank_phone, status=PayoutStatus.REQUESTED, created_at=now or utcnow())
     db.session.add(payout)
     db.session.flush()
     _send_code(user, payout, now)
@@ -97,7 +108,7 @@ def request_withdrawal(user: User, amount_text: str, now: datetime | None = None
 
 
 def resend_code(user: User, payout: Payout, now: datetime | None = None) -> None:
-    if payout.status != "requested":
+    if payout.status != PayoutStatus.REQUESTED:
         raise Conflict(_("This withdrawal is already confirmed."))
     _send_code(user, payout, now)
 
@@ -128,7 +139,7 @@ def confirm(user: User, payout: Payout, code: str, now: datetime | None = None) 
     A payout confirmed before (a replayed request) is returned as it is. A wrong code raises
     otp.WrongCode (its try is already committed); too little money raises Invalid and changes nothing.
     """
-    if payout.status != "requested":
+    if payout.status != PayoutStatus.REQUESTED:
         return payout
     reason = unavailable_reason(payout.merchant)
     if reason:
@@ -137,17 +148,15 @@ def confirm(user: User, payout: Payout, code: str, now: datetime | None = None) 
         otp.verify(user, OTP_PURPOSE, object_key(payout), code, now=now)
     except otp.WrongCode:
         db.session.refresh(payout)
-        if payout.status != "requested":
+        if payout.status != PayoutStatus.REQUESTED:
             return payout  # the same code confirmed it a moment ago (a double tap): the same answer
         raise
     now = now or utcnow()
     try:
         # One savepoint: the status moves and the money is reserved together, or neither.
         with db.session.begin_nested():
-            claimed = db.session.execute(
-                update(Payout).where(Payout.id == payout.id, Payout.status == "requested")
-                .values(status="confirmed", confirmed_at=now)).rowcount
-            if claimed != 1:  # a concurrent confirmation of the same payout won
+            if not _move(payout.public_id, PayoutStatus.CONFIRMED, confirmed_at=now):
+                # a concurrent confirmation of the same payout won
                 db.session.refresh(payout)
                 return payout
             ledger.post(f"payout:{payout.public_id}:reserve", "payout_reserve", [
@@ -167,14 +176,14 @@ def confirm(user: User, payout: Payout, code: str, now: datetime | None = None) 
 def _request_payout(payload: dict[str, Any], msg: OutboxMessage) -> None:
     """Deliver the payout order to the Bank (retried by the outbox until it is taken)."""
     payout = db.session.scalar(select(Payout).where(Payout.public_id == payload["payout_id"]))
-    if payout.status != "confirmed":
+    if payout.status != PayoutStatus.CONFIRMED:
         return  # the Bank took it before, or has already answered
     public_id, phone, amount = payout.public_id, payout.mbank_phone, payout.amount
     # No transaction stays open across the network call (on SQLite it would be the write lock).
     db.session.commit()
     corebank.request_payout(public_id, phone, amount)
-    db.session.execute(update(Payout).where(Payout.public_id == public_id, Payout.status == "confirmed")
-                       .values(status="pending"))
+    # The Bank took it; if its answer was applied meanwhile, the payout is final and stays so.
+    _move(public_id, PayoutStatus.PENDING)
 
 
 def apply_bank_result(payout_id: str, succeeded: bool, bank_ref: str | None, reason: str | None,
@@ -188,12 +197,13 @@ def apply_bank_result(payout_id: str, succeeded: bool, bank_ref: str | None, rea
                                .with_for_update().execution_options(populate_existing=True))
     if payout is None:
         raise BankResultRefused(f"unknown payout_id {payout_id}")
-    target = "succeeded" if succeeded else "failed"
+    target = PayoutStatus.SUCCEEDED if succeeded else PayoutStatus.FAILED
     if payout.status == target:
         return "duplicate"
     if payout.status in FINAL:
         raise BankResultRefused(f"payout is already {payout.status}")
-    if payout.status not in IN_FLIGHT:
+    # The row lock above guards this transition: only an order in flight can get the Bank's answer.
+    if not PayoutStatus(payout.status).can_become(target):
         raise BankResultRefused("payout was never confirmed: no money is reserved for it")
     now = now or utcnow()
     pending = ledger.get_account("payout_pending", payout.merchant_id)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Merchant, Payment, Shift, User, utcnow
+from ..models.payment import PaymentStatus
 from ..timeutil import BISHKEK, to_local
 from . import Conflict, ServiceError, audit, jobs, keyset, mailer
 
@@ -204,5 +205,4 @@ def method_label(method: str) -> str:
 
 
 def status_label(status: str) -> str:
-    return {"pending": _("Waiting"), "succeeded": _("Paid"), "failed": _("Failed"), "expired": _("Expired"),
-            "cancelled": _("Cancelled")}[status]
+    return str(PaymentStatus(status).label)

@@ -8,12 +8,16 @@ payment's transfer once, so even two deliveries racing each other credit once.
 What is stored is masked first (mkassa.pan): a card number in a body, a reason or a payer field is
 never kept in clear. Events are applied from the body as received, so the Bank's identifiers match
 whatever digits they hold.
+
+What an operator needs to find the event's money — its type, bank transaction, amount and payment —
+is gathered in `Facts` while the event is read, and written on its record after the savepoint, so a
+refused event keeps it too (the savepoint's rollback would otherwise undo it with the rest).
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Callable
 
@@ -55,7 +59,21 @@ class Outcome:
     payment: Payment | None = None
 
 
-Handler = Callable[[dict[str, Any], BankWebhookEvent], tuple[str, Payment | None]]
+@dataclass
+class Facts:
+    """What the bank console shows of an event (masked): filled in as its fields are read and found."""
+
+    event_type: str | None = None
+    bank_txn_id: str | None = None
+    amount: int | None = None  # tyiyn, once read as a valid amount
+    payment_id: int | None = None  # a payment that exists whatever becomes of this event
+
+    def write_to(self, event: BankWebhookEvent) -> None:
+        for field in fields(self):
+            setattr(event, field.name, getattr(self, field.name))
+
+
+Handler = Callable[[dict[str, Any], Facts], tuple[str, Payment | None]]
 _handlers: dict[str, Handler] = {}
 
 
@@ -110,20 +128,24 @@ def ingest(webhook_id: str, body: bytes) -> Outcome:
     else:  # a refused event sent again: it may apply now (e.g. its payment has appeared)
         event.attempts += 1
         event.updated_at = now
+    facts = Facts()
     try:
         with db.session.begin_nested():
-            outcome, payment = _apply(text, event)
+            outcome, payment = _apply(text, facts)
     except Mismatch as exc:
+        facts.write_to(event)
         event.outcome, event.reason = "mismatch", mask_pans(exc.reason)[:300]
         kept = {name: getattr(event, name) for name in _REFUSED_FIELDS}
         durable.keep(mark, redo=lambda: _keep_refused(webhook_id, kept))
         return Outcome(422, "mismatch")
+    facts.payment_id = payment.id if payment is not None else None
+    facts.write_to(event)
     event.outcome, event.reason = outcome, None
-    event.payment_id = payment.id if payment is not None else None
     return Outcome(200, outcome, payment)
 
 
-_REFUSED_FIELDS = ("event_type", "outcome", "reason", "attempts", "body", "received_at", "updated_at")
+_REFUSED_FIELDS = ("event_type", "bank_txn_id", "amount", "payment_id", "outcome", "reason", "attempts", "body",
+                   "received_at", "updated_at")
 
 
 def _keep_refused(webhook_id: str, values: dict[str, Any]) -> None:
@@ -137,18 +159,18 @@ def _keep_refused(webhook_id: str, values: dict[str, Any]) -> None:
             setattr(event, name, value)
 
 
-def _apply(text: str, event: BankWebhookEvent) -> tuple[str, Payment | None]:
+def _apply(text: str, facts: Facts) -> tuple[str, Payment | None]:
     try:
         message = json.loads(text)
     except ValueError:
         raise Mismatch("body is not JSON") from None
     if not isinstance(message, dict) or not isinstance(message.get("data"), dict):
         raise Mismatch("body must be an object with 'type' and 'data'")
-    event.event_type = mask_pans(str(message.get("type")))[:64]
+    facts.event_type = mask_pans(str(message.get("type")))[:64]
     apply = _handlers.get(message.get("type"))  # type: ignore[arg-type]
     if apply is None:
-        raise Mismatch(f"unsupported event type {event.event_type!r}")
-    return apply(message["data"], event)
+        raise Mismatch(f"unsupported event type {facts.event_type!r}")
+    return apply(message["data"], facts)
 
 
 # ------------------------------------------------------------------------------- field readers
@@ -189,27 +211,29 @@ def _paid_at(data: dict[str, Any]) -> datetime:
 
 
 @handler("payment.succeeded")
-def _payment_succeeded(data: dict[str, Any], event: BankWebhookEvent) -> tuple[str, Payment | None]:
+def _payment_succeeded(data: dict[str, Any], facts: Facts) -> tuple[str, Payment | None]:
     bank_txn_id = _text(data, "bank_txn_id")
-    event.bank_txn_id = mask_pans(bank_txn_id)  # shown in the console; the payment keeps the Bank's key
+    facts.bank_txn_id = mask_pans(bank_txn_id)  # shown in the console; the payment keeps the Bank's key
     link_type = data.get("link_type")
     if link_type not in ("static", "dynamic"):
         raise Mismatch("link_type: expected 'static' or 'dynamic'")
     transaction_id = _text(data, "transaction_id", required=False, limit=32)
     recipient_id = _text(data, "recipient_id", required=False, limit=32)
     amount, currency = _amount(data), data.get("currency")
+    facts.amount = amount
     payer = data.get("payer") if isinstance(data.get("payer"), dict) else {}
     success = Success(bank_txn_id, amount, str(currency), _text(payer, "bank", required=False),
                       _text(payer, "name_masked", required=False), _paid_at(data))
 
     already = db.session.scalar(select(Payment).where(Payment.bank_txn_id == bank_txn_id))
     if already is not None:
+        facts.payment_id = already.id
         return _same_transaction(already, success, link_type, transaction_id), already
     if transaction_id is None:
         raise Mismatch("transaction_id: missing, so the payment cannot be matched")
     if link_type == "dynamic":
-        return _dynamic_paid(transaction_id, recipient_id, success)
-    return _static_paid(transaction_id, recipient_id, success)
+        return _dynamic_paid(transaction_id, recipient_id, success, facts)
+    return _static_paid(transaction_id, recipient_id, success, facts)
 
 
 def _same_transaction(payment: Payment, success: Success, link_type: str, transaction_id: str | None) -> str:
@@ -221,13 +245,16 @@ def _same_transaction(payment: Payment, success: Success, link_type: str, transa
     return "duplicate"
 
 
-def _dynamic_paid(transaction_id: str, recipient_id: str | None, success: Success) -> tuple[str, Payment]:
+def _dynamic_paid(transaction_id: str, recipient_id: str | None, success: Success,
+                  facts: Facts) -> tuple[str, Payment]:
     # Row lock: two deliveries racing for one payment are applied one after the other.
     payment = db.session.scalar(select(Payment).where(Payment.public_id == transaction_id, Payment.method == "qr",
                                                       Payment.link_type == "dynamic").with_for_update()
                                 .execution_options(populate_existing=True))
     if payment is None:
         raise Mismatch(f"unknown transaction_id {transaction_id}")
+    # The payment this event names: a second payer of a paid QR is found through it.
+    facts.payment_id = payment.id
     if recipient_id is not None and recipient_id != payment.merchant.account_number:
         raise Mismatch("recipient_id differs from the merchant's account")
     if (success.amount, success.currency) != (payment.amount, payment.currency):
@@ -241,7 +268,8 @@ def _dynamic_paid(transaction_id: str, recipient_id: str | None, success: Succes
     return "processed", payment
 
 
-def _static_paid(reference: str, recipient_id: str | None, success: Success) -> tuple[str, Payment]:
+def _static_paid(reference: str, recipient_id: str | None, success: Success,
+                 facts: Facts) -> tuple[str, Payment]:
     point = db.session.scalar(select(Point).where(Point.reference == reference))
     if point is None:
         raise Mismatch(f"unknown point reference {reference}")
@@ -259,18 +287,20 @@ def _static_paid(reference: str, recipient_id: str | None, success: Success) -> 
             db.session.flush()
     except IntegrityError:
         already = db.session.scalar(select(Payment).where(Payment.bank_txn_id == success.bank_txn_id))
+        facts.payment_id = already.id  # the racing twin's payment, committed
         return _same_transaction(already, success, "static", reference), already
     confirm_success(payment, success)
     return "processed", payment
 
 
 @handler("payment.failed")
-def _payment_failed(data: dict[str, Any], event: BankWebhookEvent) -> tuple[str, Payment | None]:
+def _payment_failed(data: dict[str, Any], facts: Facts) -> tuple[str, Payment | None]:
     transaction_id = _text(data, "transaction_id", limit=32)
     payment = db.session.scalar(select(Payment).where(Payment.public_id == transaction_id, Payment.method == "qr")
                                 .with_for_update())
     if payment is None:
         raise Mismatch(f"unknown transaction_id {transaction_id}")
+    facts.payment_id = payment.id
     if payment.status == "failed":
         return "duplicate", payment
     if payment.status != "pending":
@@ -280,12 +310,12 @@ def _payment_failed(data: dict[str, Any], event: BankWebhookEvent) -> tuple[str,
 
 
 @handler("payout.succeeded")
-def _payout_succeeded(data: dict[str, Any], event: BankWebhookEvent) -> tuple[str, Payment | None]:
+def _payout_succeeded(data: dict[str, Any], facts: Facts) -> tuple[str, Payment | None]:
     return _payout_result(data, True), None
 
 
 @handler("payout.failed")
-def _payout_failed(data: dict[str, Any], event: BankWebhookEvent) -> tuple[str, Payment | None]:
+def _payout_failed(data: dict[str, Any], facts: Facts) -> tuple[str, Payment | None]:
     return _payout_result(data, False), None
 
 

@@ -94,7 +94,7 @@ def test_owner_withdraws_with_the_sms_code_and_sees_it_complete(page, demo, quic
     success = page.locator('[data-testid="payout-success"]')
     expect(success).to_be_visible()
     expect(success).to_contain_text("Success!")
-    # The status turns "Completed" by itself once the sandbox bank has paid it out.
+    # The status turns "Paid out" by itself once the sandbox bank has paid it out.
     expect(page.locator('[data-testid="payout-status"]')).to_have_attribute(
         "data-status", "succeeded", timeout=(SANDBOX_PAYOUT_SECONDS + 10) * 1000)
 
@@ -103,7 +103,7 @@ def test_owner_withdraws_with_the_sms_code_and_sees_it_complete(page, demo, quic
     assert after["payout_pending"] == before["payout_pending"]
     row = page.locator('[data-testid="payout-row"]')
     expect(row).to_have_count(1)
-    expect(row.locator('[data-testid="payout-status"]')).to_have_text("Completed")
+    expect(row.locator('[data-testid="payout-status"]')).to_have_text("Paid out")
 
 
 def test_balances_move_at_once_when_confirmed(page, demo, _app, monkeypatch):

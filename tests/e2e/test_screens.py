@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from mkassa.extensions import db
 from mkassa.models import OutboxMessage, Payment, Payout, Shift, utcnow
-from mkassa.services import accept, devices, outbox, payments, payouts, shifts
+from mkassa.services import accept, devices, outbox, payments, payouts, shifts, webhooks
 
 HERE = Path(__file__).parent
 AXE = (HERE / "vendor" / "axe-core-4.10.3" / "axe.min.js").read_text()
@@ -158,6 +158,11 @@ class Scene:
         db.session.flush()
         payouts.confirm(owner, confirmed, self._last_code())
         self.payout_requested, self.payout_confirmed = requested.public_id, confirmed.public_id
+        # A payer who paid an already paid QR: refused, and listed in the console's Webhook issues.
+        paid = db.session.scalar(select(Payment).where(Payment.public_id == self.succeeded["owner"]))
+        webhooks.ingest("msg_second_payer", json.dumps({"type": "payment.succeeded", "data": {
+            "bank_txn_id": "MB-20261130-000777", "link_type": "dynamic", "transaction_id": paid.public_id,
+            "amount": paid.amount, "currency": "417", "paid_at": utcnow().isoformat()}}).encode())
         self.point, self.cashier = demo.points[0].public_id, cashier.public_id
         device = devices.start(owner, PIN)
         self.device_token = devices.confirm(device, PIN)

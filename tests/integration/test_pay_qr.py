@@ -164,6 +164,32 @@ def test_second_bank_transaction_for_a_paid_dynamic_qr_is_a_mismatch(client, dem
     assert processing(demo.merchant.id) == before
 
 
+def test_console_shows_the_payer_charged_twice_for_a_paid_qr(client, auth, admin_user, demo):
+    """The refused second payment keeps what finds the payer: event, bank transaction, amount, payment."""
+    payment = new_payment(demo.cashier, "250,00")
+    assert post_event(client, succeeded(payment, bank_txn_id="txn-first")).status_code == 200
+    # A card number in the Bank's transaction reference is masked like any text from outside.
+    second = succeeded(payment, bank_txn_id="txn-4111111111111111")
+    assert post_event(client, second).status_code == 422
+    [event] = events("mismatch")
+    assert (event.event_type, event.amount, event.payment_id) == ("payment.succeeded", 25000, payment.id)
+    assert "4111111111111111" not in event.bank_txn_id and event.bank_txn_id.startswith("txn-411111")
+
+    client.set_cookie("lang", "en", domain="localhost")
+    auth.login("operator", "operator-pass-1")
+    html = client.get("/admin/webhooks").get_data(as_text=True)
+    [row] = re.findall(r'<tr data-testid="webhook-row".*?</tr>', html, flags=re.S)
+    cell = {name: re.search(rf'data-testid="webhook-{name}">(.*?)</td>', row, flags=re.S).group(1)
+            for name in ("event", "txn", "amount", "payment")}
+    assert cell["event"] == "payment.succeeded"
+    assert cell["txn"] == event.bank_txn_id
+    assert cell["amount"] == money(25000)
+    assert payment.public_id in cell["payment"]
+    assert f'href="/admin/payments?merchant={demo.merchant.public_id}"' in cell["payment"]
+    assert "4111111111111111" not in html
+    assert "paid by another bank transaction" in row
+
+
 @pytest.mark.parametrize("give_up", ["cancel", "expire"])
 def test_late_money_is_credited_and_flagged(client, auth, demo, give_up):
     payment = new_payment(demo.cashier)

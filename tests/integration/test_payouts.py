@@ -8,14 +8,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from standardwebhooks import Webhook
 
 from mkassa.extensions import db
 from mkassa.models import BankWebhookEvent, LedgerTransfer, OutboxMessage, Payout, SandboxBankPayout, utcnow
+from mkassa.models.payout import PayoutStatus
 from mkassa.services import jobs, ledger, otp, outbox, payouts
 
-from ..conftest import TEST_WEBHOOK_SECRET
+from ..conftest import TEST_WEBHOOK_SECRET, Auth
 
 CODE = re.compile(r"(?<![\d,.])(\d{4})(?![\d,.])")
 
@@ -415,6 +417,33 @@ def test_history_lists_confirmed_withdrawals_with_their_status(client, auth, own
     html = client.get("/payouts/").get_data(as_text=True)
     assert html.count('data-testid="payout-row"') == 1
     assert f'data-payout="{in_flight.public_id}"' in html and 'data-status="pending"' in html
+
+
+def test_the_merchant_and_the_console_name_a_payout_status_alike(app, client, owner, admin_user, in_flight):
+    post_event(client, "payout.succeeded", in_flight)
+    merchant_html = client.get("/payouts/").get_data(as_text=True)
+    operator = app.test_client()
+    Auth(operator).login("operator", "operator-pass-1")
+    console_html = operator.get("/admin/payouts").get_data(as_text=True)
+    for html in (merchant_html, console_html):
+        assert ">Paid out</span>" in html and "Completed" not in html
+
+
+def test_a_late_step_never_moves_a_finished_payout_back(client, owner, in_flight):
+    """The Bank answered before the order was marked taken: the guarded move to "pending" finds nothing."""
+    post_event(client, "payout.failed", in_flight, reason="Wallet closed")
+    db.session.commit()
+    assert payouts._move(in_flight.public_id, PayoutStatus.PENDING) is False
+    assert payouts._move(in_flight.public_id, PayoutStatus.CONFIRMED) is False
+    assert reload(in_flight).status == "failed"
+
+
+def test_the_database_refuses_a_status_the_enum_does_not_know(client, owner, in_flight):
+    with pytest.raises(IntegrityError):
+        db.session.execute(update(Payout).where(Payout.id == in_flight.id).values(status="paid"))
+        db.session.flush()
+    db.session.rollback()
+    assert reload(in_flight).status == "pending"
 
 
 def test_sms_names_amount_and_wallet_and_is_never_kept(client, auth, owner):
