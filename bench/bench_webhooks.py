@@ -30,7 +30,8 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, time as time_of_day, timezone
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -375,8 +376,18 @@ def _to_pgbench(statements: list[tuple[str, object]], webhook_id: str, public_id
             return "true" if v else "false"
         if isinstance(v, int):
             return _IDS.get(v, str(v))
-        if isinstance(v, datetime):
-            v = v.isoformat()
+        if isinstance(v, (Decimal, float)):
+            return repr(float(v)) if isinstance(v, float) else str(v)
+        if isinstance(v, (bytes, bytearray, memoryview)):
+            return f"'\\x{bytes(v).hex()}'::bytea"
+        if isinstance(v, (datetime, date, time_of_day)):
+            # Typed literals: in a VALUES list of several rows PostgreSQL cannot infer a bare string's
+            # type from the column, and a date or timestamp compared with another column needs it.
+            kind = {datetime: "timestamptz" if getattr(v, "tzinfo", None) else "timestamp", date: "date",
+                    time_of_day: "time"}[type(v)]
+            return f"{_literal(v.isoformat())}::{kind}"
+        if isinstance(v, uuid.UUID):
+            v = str(v)
         if not isinstance(v, str):
             raise ValueError(f"parameter of type {type(v).__name__}")
         if v in exact:
