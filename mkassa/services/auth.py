@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from .. import durable
 from ..config import DEFAULT_LOCALE, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS
@@ -185,7 +186,9 @@ def load_session(token: str | None, now: datetime | None = None, *, seen: str = 
     if not token:
         return None
     now = now or utcnow()
-    sess = db.session.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
+    # The user comes in the same round trip: every signed-in request reads both.
+    sess = db.session.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token))
+                             .options(joinedload(UserSession.user, innerjoin=True)))
     if sess is None or sess.revoked_at is not None or not sess.user.active:
         return None
     alive_at = sess.alive_at or sess.last_seen_at

@@ -27,6 +27,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import func, or_, select, update
 
@@ -77,10 +78,23 @@ class Sheet:
         self.ws.freeze_panes = f"A{len(header) + 3}"
         for index, (_title, width) in enumerate(columns):
             self.ws.column_dimensions[chr(ord("A") + index)].width = width
+        # Each style resolved once per sheet: a cell made with a ready style array skips the style
+        # registry lookups that setting number_format or font on every cell would repeat (most of the
+        # per-row cost of a 100 000-row export).
+        self._datetime_style = self._style_array(number_format=DATETIME_FORMAT)
+        self._date_style = self._style_array(number_format=DATE_FORMAT)
+        self._amount_style = self._style_array(number_format=AMOUNT_FORMAT)
+        self._bold_amount_style = self._style_array(number_format=AMOUNT_FORMAT, font=BOLD)
         for label, value in header:
             self.append([self._bold(label), self._typed(value)])
         self.append([])
         self.append([self._bold(title) for title, _width in columns])
+
+    def _style_array(self, **style) -> StyleArray:
+        cell = WriteOnlyCell(self.ws)
+        for name, value in style.items():
+            setattr(cell, name, value)
+        return cell._style
 
     def _bold(self, value) -> WriteOnlyCell:
         cell = WriteOnlyCell(self.ws, value=value)
@@ -104,22 +118,18 @@ class Sheet:
             value.quotePrefix = True
         return value
 
-    def datetime(self, value: datetime | None) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.ws, value=excel_time(value))
-        cell.number_format = DATETIME_FORMAT
-        return cell
+    def _styled(self, value, style: StyleArray) -> Cell:
+        # What WriteOnlyCell makes (row and column are set when the row is written), with its style.
+        return Cell(self.ws, row=1, column=1, value=value, style_array=style)
 
-    def date(self, value: date) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.ws, value=value)
-        cell.number_format = DATE_FORMAT
-        return cell
+    def datetime(self, value: datetime | None) -> Cell:
+        return self._styled(excel_time(value), self._datetime_style)
 
-    def amount(self, tyiyn: int, bold: bool = False) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.ws, value=som(tyiyn))
-        cell.number_format = AMOUNT_FORMAT
-        if bold:
-            cell.font = BOLD
-        return cell
+    def date(self, value: date) -> Cell:
+        return self._styled(value, self._date_style)
+
+    def amount(self, tyiyn: int, bold: bool = False) -> Cell:
+        return self._styled(som(tyiyn), self._bold_amount_style if bold else self._amount_style)
 
     def append(self, row: list) -> None:
         self.ws.append([self._inert(value) for value in row])

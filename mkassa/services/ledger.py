@@ -5,10 +5,12 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import LedgerAccount, LedgerEntry, LedgerTransfer, utcnow
 from ..models.ledger import BANK_ACCOUNT_KINDS, MERCHANT_ACCOUNT_KINDS
+from .upsert import insert_unless_exists
 
 
 class LedgerError(Exception):
@@ -56,30 +58,35 @@ def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchan
     Balances move by guarded UPDATEs in the same transaction, never read-then-write in Python, so
     concurrent posts cannot lose an update; the CHECK constraint turns an overdraft into
     InsufficientFunds and the savepoint undoes the whole transfer.
+
+    Round trips are counted (a webhook's ingest posts one): the transfer row is inserted unless its
+    code exists (ON CONFLICT DO NOTHING: a replay, or a racing twin we waited for, inserts nothing),
+    the entries go in one INSERT, and each UPDATE returns the new balance into the session.
     """
     if sum(amount for _, amount in legs) != 0 or any(amount == 0 for _, amount in legs):
         raise UnbalancedTransfer(f"transfer {code}: legs must be non-zero and sum to zero")
-    if db.session.scalar(select(LedgerTransfer.id).where(LedgerTransfer.code == code)) is not None:
-        return None
+    at = at or utcnow()
     try:
         with db.session.begin_nested():
-            at = at or utcnow()
-            transfer = LedgerTransfer(code=code, kind=kind, merchant_id=merchant_id,
-                                      payment_id=payment_id, memo=memo, created_at=at)
-            db.session.add(transfer)
+            transfer = db.session.scalar(
+                insert_unless_exists(LedgerTransfer, ["code"]).values(
+                    code=code, kind=kind, merchant_id=merchant_id, payment_id=payment_id, memo=memo,
+                    created_at=at).returning(LedgerTransfer))
+            if transfer is None:
+                return None
+            db.session.add_all([LedgerEntry(transfer_id=transfer.id, account_id=acc.id, amount=amount,
+                                            created_at=at) for acc, amount in legs])
             db.session.flush()
-            for acc, amount in legs:
-                db.session.add(LedgerEntry(transfer_id=transfer.id, account_id=acc.id, amount=amount,
-                                           created_at=at))
-                db.session.execute(update(LedgerAccount).where(LedgerAccount.id == acc.id)
-                                   .values(balance=LedgerAccount.balance + amount))
-            db.session.flush()
+            balances = [db.session.scalar(update(LedgerAccount).where(LedgerAccount.id == acc.id)
+                                          .values(balance=LedgerAccount.balance + amount)
+                                          .returning(LedgerAccount.balance)
+                                          .execution_options(synchronize_session=False))
+                        for acc, amount in legs]
     except IntegrityError as exc:
-        if db.session.scalar(select(LedgerTransfer.id).where(LedgerTransfer.code == code)) is not None:
-            return None  # the same transfer won a race: it is posted once
         raise InsufficientFunds(code) from exc
-    for acc, _ in legs:
-        db.session.refresh(acc, ["balance"])
+    # Only now that the savepoint holds: an overdraft undoes every leg, and the session keeps the old balances.
+    for (acc, _), balance in zip(legs, balances):
+        set_committed_value(acc, "balance", balance)
     return transfer
 
 

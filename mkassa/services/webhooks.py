@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -34,6 +35,7 @@ from ..models.bank import WEBHOOK_ID_MAX
 from ..models.payment import CURRENCY_KGS
 from ..money import MAX_AMOUNT
 from ..pan import mask_pans
+from .upsert import insert_unless_exists
 from .accept import Success, confirm_success, record_failure
 from . import payouts
 
@@ -110,24 +112,19 @@ def ingest(webhook_id: str, body: bytes) -> Outcome:
     now = utcnow()
     mark = durable.mark()
     text = body.decode("utf-8")  # verify() has decoded it already
-    event = db.session.scalar(select(BankWebhookEvent).where(BankWebhookEvent.webhook_id == webhook_id)
-                              .with_for_update())
-    if event is not None and event.outcome != "mismatch":
-        event.attempts += 1
-        event.updated_at = now
-        return Outcome(200, "duplicate")
+    # Recorded first, in one statement; a delivery seen before (also one racing us, which PostgreSQL
+    # makes us wait for) inserts nothing and is then read under its row lock.
+    event = db.session.scalar(insert_unless_exists(BankWebhookEvent, ["webhook_id"]).values(
+        webhook_id=webhook_id, body=mask_pans(text), outcome="processed", received_at=now, updated_at=now)
+        .returning(BankWebhookEvent))
     if event is None:
-        event = BankWebhookEvent(webhook_id=webhook_id, body=mask_pans(text), outcome="processed",
-                                 received_at=now, updated_at=now)
-        try:
-            with db.session.begin_nested():
-                db.session.add(event)
-        except IntegrityError:
-            # The same event, delivered twice at once: the other delivery recorded it first.
-            return Outcome(200, "duplicate")
-    else:  # a refused event sent again: it may apply now (e.g. its payment has appeared)
+        event = db.session.scalar(select(BankWebhookEvent).where(BankWebhookEvent.webhook_id == webhook_id)
+                                  .with_for_update().execution_options(populate_existing=True))
         event.attempts += 1
         event.updated_at = now
+        if event.outcome != "mismatch":
+            return Outcome(200, "duplicate")
+        # a refused event sent again: it may apply now (e.g. its payment has appeared)
     facts = Facts()
     try:
         with db.session.begin_nested():
@@ -248,8 +245,10 @@ def _same_transaction(payment: Payment, success: Success, link_type: str, transa
 def _dynamic_paid(transaction_id: str, recipient_id: str | None, success: Success,
                   facts: Facts) -> tuple[str, Payment]:
     # Row lock: two deliveries racing for one payment are applied one after the other.
+    # The merchant comes in the same query (its account is checked below), locked it is not.
     payment = db.session.scalar(select(Payment).where(Payment.public_id == transaction_id, Payment.method == "qr",
-                                                      Payment.link_type == "dynamic").with_for_update()
+                                                      Payment.link_type == "dynamic")
+                                .options(joinedload(Payment.merchant, innerjoin=True)).with_for_update(of=Payment)
                                 .execution_options(populate_existing=True))
     if payment is None:
         raise Mismatch(f"unknown transaction_id {transaction_id}")
