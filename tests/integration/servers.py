@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import uuid
@@ -61,6 +62,77 @@ def production_env(database_url: str, instance: Path, **extra: str) -> dict[str,
         **extra)
 
 
+def sandbox_env(database_url: str, instance: Path, public_base_url: str, **extra: str) -> dict[str, str]:
+    """The sandbox bank on PostgreSQL and Redis, the outbox in workers of its own (as in production):
+    a payment needs no real bank, and a webhook is signed with the test's secret."""
+    return dict(
+        os.environ, BANK_MODE="sandbox", DATABASE_URL=database_url, REDIS_URL=REDIS_URL,
+        SECRET_KEY="scale-out-test-secret-" + "x" * 32, WEBHOOK_SECRET=TEST_WEBHOOK_SECRET,
+        OUTBOX_INPROCESS="0", PUBLIC_BASE_URL=public_base_url,
+        RATELIMIT_KEY_PREFIX=f"mkassa-test-{uuid.uuid4().hex[:8]}", MKASSA_INSTANCE_PATH=str(instance),
+        **extra)
+
+
+class FailoverProxy:
+    """The load balancer in small: each connection goes to the first backend that accepts it, so a
+    killed web process's clients land on the next one when they reconnect. It notes where each
+    request went (its request line)."""
+
+    def __init__(self, ports: list[int], port: int = 0) -> None:
+        self.ports = ports
+        self.routed: list[tuple[int, str]] = []
+        self._listener = socket.create_server(("127.0.0.1", port))
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        self._open.append(client)
+        for port in self.ports:
+            try:
+                upstream = socket.create_connection(("127.0.0.1", port), timeout=2)
+                break
+            except OSError:
+                continue
+        else:
+            client.close()
+            return
+        self._open.append(upstream)
+        upstream.settimeout(None)
+        threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+        self._pipe(client, upstream, port)
+
+    def _pipe(self, source: socket.socket, target: socket.socket, port: int | None = None) -> None:
+        try:
+            while data := source.recv(65536):
+                # A browser sends one request at a time on a connection: a request starts a chunk.
+                if port is not None and data.split(b" ", 1)[0] in (b"GET", b"POST", b"HEAD"):
+                    self.routed.append((port, data.split(b"\r\n", 1)[0].decode(errors="replace")))
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:  # one side ended or died: so does the other (a browser then reconnects)
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._listener.close()
+        for sock in self._open:
+            sock.close()
+
+
 class Processes:
     """Started processes, stopped (and their logs closed) at the end of the test."""
 
@@ -85,6 +157,11 @@ class Processes:
                                    start_new_session=True)
         self.started.append((process, log))
         return process
+
+    def kill(self, process: subprocess.Popen) -> None:
+        """SIGKILL to the process and its children (a gunicorn master and its workers): a crash."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
 
     def stop(self) -> None:
         for process, log in self.started:
