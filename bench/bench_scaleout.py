@@ -79,11 +79,17 @@ def _run(url: str) -> None:
                SECRET_KEY=settings.secret_key, WEBHOOK_SECRET=SECRET, OUTBOX_INPROCESS="0",
                PAYMENT_LIFETIME_SECONDS="3600", RATELIMIT_KEY_PREFIX=f"bench-{uuid.uuid4().hex[:8]}",
                MKASSA_INSTANCE_PATH=settings.instance_path, GUNICORN_CMD_ARGS=f"--bind 127.0.0.1:{port}")
+    log_path = Path(settings.instance_path) / "gunicorn.log"
+    log = log_path.open("w")
     node = subprocess.Popen([sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         asyncio.run(_bench(port, node.pid, payments))
+    except Exception:
+        print(f"the node's log: {log_path}")
+        raise
     finally:
+        log.close()
         node.terminate()
         try:
             node.wait(40)
