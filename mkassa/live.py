@@ -18,6 +18,10 @@ from sqlalchemy.orm import Session
 from .extensions import db
 
 CHANNEL_PREFIX = "mkassa:"
+# Each open stream holds a Redis connection of its own (pub/sub) from the process's pool, whose
+# default cap of 100 refused the 101st screen of a web worker. Above what one worker holds at once
+# (gunicorn.conf.py: 1000 connections), with room for publishing.
+REDIS_MAX_CONNECTIONS = 1200
 _SESSION_KEY = "live_messages"
 _lock = threading.Lock()
 
@@ -84,7 +88,7 @@ class RedisBroker:
 
     def __init__(self, url: str) -> None:
         import redis
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis.Redis.from_url(url, max_connections=REDIS_MAX_CONNECTIONS)
 
     def publish(self, channel: str, message: str) -> None:
         self._redis.publish(channel, message)
