@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 STATIC_FOLDER = Path(__file__).resolve().parent / "static"
 BUILD_FOLDER = Path(__file__).resolve().parent / "static-build"
 HASH_LENGTH = 12
-# Hashed names never change content: a year (the most RFC 9111 caches honour), no revalidation.
+# Hashed names never change content: kept a year (the customary maximum), never revalidated.
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Plain names may change with a deploy: kept, but revalidated (ETag) before every use.
 REVALIDATE = "no-cache"
