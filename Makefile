@@ -7,7 +7,7 @@ PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 PG_URL ?= $(if $(TEST_DATABASE_URL),$(TEST_DATABASE_URL),postgresql://postgres@127.0.0.1:5432/postgres)
 
-.PHONY: run check test test-sqlite test-postgresql audit-deps install install-dev translations messages chromium pgbench bench audit lint clean
+.PHONY: run check test test-sqlite test-postgresql audit-deps install install-dev translations assets messages chromium pgbench bench audit lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,16 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed translations
-install-dev: $(VENV)/.installed-dev translations
+install: $(VENV)/.installed translations assets
+install-dev: $(VENV)/.installed-dev translations assets
 
 # Compiled catalogs are build products, not sources.
 translations: $(VENV)/.installed
 	@$(BIN)/pybabel compile -d mkassa/translations >/dev/null
+
+# gzip and Brotli copies of the static files, built ahead (mkassa/assets.py): build products too.
+assets: $(VENV)/.installed
+	@$(BIN)/python -m mkassa.assets >/dev/null
 
 # Refresh the catalogs from the code (then translate the new entries in ru/ky/en).
 messages: $(VENV)/.installed
@@ -97,4 +101,4 @@ lint: install-dev
 	$(BIN)/python -m compileall -q mkassa tests
 
 clean:
-	rm -rf $(VENV) instance $(AUDIT_DIR)
+	rm -rf $(VENV) instance $(AUDIT_DIR) mkassa/static-build

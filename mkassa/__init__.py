@@ -92,6 +92,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
             _sqlite_pragmas(db.engine)
 
     _register_request_hooks(app)
+    from . import assets
+    assets.init_app(app)
     _register_blueprints(app, settings)
     _register_cli(app)
     from .errors import register_error_handlers

@@ -28,7 +28,7 @@ SESSION_IDLE_SECONDS = 30 * 60
 SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60
 
 # Settings production refuses to start without (besides the checks in Settings.check).
-PRODUCTION_REQUIRED = ("sms_gateway_token", "corebank_token", "mail_server")
+PRODUCTION_REQUIRED = ("sms_gateway_token", "corebank_token", "mail_server", "redis_url")
 # Absolute links in the sandbox when PUBLIC_BASE_URL is not set: where `make run` serves the app.
 SANDBOX_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 

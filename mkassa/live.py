@@ -29,6 +29,10 @@ STREAM_SECONDS = 55
 HEARTBEAT_SECONDS = 15
 # The event a stream sends before it closes because the user's session ended (see static/js/live.js).
 SESSION_ENDED_EVENT = "session-ended"
+# Each open stream holds a Redis connection of its own (pub/sub) from the process's pool, whose
+# default cap of 100 refused the 101st screen of a web worker. Above what one worker holds at once
+# (gunicorn.conf.py: 1000 connections), with room for publishing.
+REDIS_MAX_CONNECTIONS = 1200
 _SESSION_KEY = "live_messages"
 _lock = threading.Lock()
 
@@ -95,7 +99,7 @@ class RedisBroker:
 
     def __init__(self, url: str) -> None:
         import redis
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis.Redis.from_url(url, max_connections=REDIS_MAX_CONNECTIONS)
 
     def publish(self, channel: str, message: str) -> None:
         self._redis.publish(channel, message)

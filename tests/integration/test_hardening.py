@@ -84,6 +84,7 @@ def production_app(tmp_path):
         corebank_url="https://core.bank", session_cookie_secure=True, instance_path=str(tmp_path),
         sms_gateway_token="sms-token", corebank_token="bank-token", mail_server="smtp.bank",
         mail_sender="MKASSA <no-reply@bank.example>", public_base_url="https://mkassa.example",
+        redis_url="redis://127.0.0.1:6379/0",
         outbox_inprocess=False))
 
 

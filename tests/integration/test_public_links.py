@@ -17,6 +17,7 @@ BASE = "https://kassa.bank.example"
 PRODUCTION = dict(bank_mode="production", secret_key="s" * 40, webhook_secret="whsec_" + "A" * 32,
                   database_url="postgresql+psycopg://127.0.0.1:1/never-connected", sms_gateway_url="https://sms.example",
                   corebank_url="https://core.example", session_cookie_secure=True, public_base_url=BASE,
+                  redis_url="redis://127.0.0.1:6379/0",
                   sms_gateway_token="sms-token", corebank_token="bank-token", mail_server="smtp.example",
                   mail_sender="MKASSA <no-reply@bank.example>", outbox_inprocess=False)
 

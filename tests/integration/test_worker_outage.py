@@ -28,6 +28,7 @@ from mkassa.models import OutboxMessage, Payment, WorkerHeartbeat, utcnow
 from mkassa.services import accept
 
 from ..conftest import TEST_WEBHOOK_SECRET
+from .servers import REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTPS = "https://localhost"  # also the PUBLIC_BASE_URL: production answers only its own host
@@ -74,7 +75,7 @@ def production_env(database_url: str, instance: Path, sms_url: str, corebank_url
                 WEBHOOK_SECRET=TEST_WEBHOOK_SECRET, SMS_GATEWAY_URL=sms_url, SMS_GATEWAY_TOKEN="sms-token",
                 COREBANK_URL=corebank_url, COREBANK_TOKEN="bank-token", MAIL_SERVER="127.0.0.1",
                 MAIL_PORT=str(closed_port()), MAIL_SENDER="MKASSA <no-reply@bank.example>",
-                PUBLIC_BASE_URL=HTTPS, MKASSA_INSTANCE_PATH=str(instance), LOG_LEVEL="INFO")
+                PUBLIC_BASE_URL=HTTPS, REDIS_URL=REDIS_URL, MKASSA_INSTANCE_PATH=str(instance), LOG_LEVEL="INFO")
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def outage(request, database_url, make_app, tmp_path):
     prod = make_app(bank_mode="production", secret_key=SECRET, sms_gateway_url=gateway.url,
                     sms_gateway_token="sms-token", corebank_url=corebank_url, corebank_token="bank-token",
                     session_cookie_secure=True, mail_server="127.0.0.1", mail_sender="MKASSA <no-reply@bank.example>",
-                    public_base_url=HTTPS)
+                    public_base_url=HTTPS, redis_url=REDIS_URL)
     yield gateway, env, prod
     gateway.close()
 

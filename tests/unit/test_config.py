@@ -13,7 +13,7 @@ GOOD_PRODUCTION = dict(bank_mode="production", secret_key="s" * 40, webhook_secr
                        corebank_url="https://core.bank", session_cookie_secure=True,
                        sms_gateway_token="sms-token", corebank_token="bank-token", mail_server="smtp.bank",
                        mail_sender="MKASSA <no-reply@bank.example>",
-                       public_base_url="https://kassa.bank")
+                       public_base_url="https://kassa.bank", redis_url="redis://127.0.0.1:6379/0")
 
 
 def test_embedded_default_generates_secrets_once(tmp_path):
@@ -76,6 +76,9 @@ def test_production_with_safe_settings_starts():
     ({"sms_gateway_token": ""}, "SMS_GATEWAY_TOKEN is required"),
     ({"corebank_token": ""}, "COREBANK_TOKEN is required"),
     ({"mail_server": ""}, "MAIL_SERVER is required"),
+    # Production runs separate processes (web workers, outbox workers): live updates and rate
+    # limits are shared between them only through Redis.
+    ({"redis_url": ""}, "REDIS_URL is required"),
     ({"mail_sender": "MKASSA <no-reply@mkassa.local>"}, "MAIL_SENDER"),
     ({"mail_username": "mkassa"}, "MAIL_PASSWORD is required"),
     ({"mail_use_tls": True, "mail_use_ssl": True}, "exclude each other"),

@@ -9,11 +9,13 @@ import hashlib
 import json
 from functools import cache
 from pathlib import Path
+from typing import Callable
 
 from flask import Blueprint, Response, current_app, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from ... import assets
 from ...config import DEFAULT_LOCALE
 
 bp = Blueprint("pwa", __name__)
@@ -36,15 +38,19 @@ def content_hash(*files: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def _precache_entries(static_folder: Path, static_url: str, root_path: Path) -> list[dict[str, str]]:
-    # Every file of our own under static/ (CSS, JS, icons): none of them has a version in its
-    # path, so a revision is the only way a phone learns it changed. sw.js is served at /sw.js.
+def _precache_entries(static_folder: Path, static_url: str, root_path: Path,
+                      url_name: Callable[[str], str]) -> list[dict[str, str]]:
+    # Every file of our own under static/ (CSS, JS, icons), under the content-hashed URL the pages
+    # use (mkassa/assets.py): the precache must hold the very URLs a page asks for. sw.js is served
+    # at /sw.js. The revision (the same hash) tells Workbox a new deploy changed the file.
     own = sorted(p for p in static_folder.rglob("*")
                  if p.is_file() and not p.name.startswith(".")
                  and p.relative_to(static_folder).parts[0] not in ("vendor", "sw.js"))
     files = own + [static_folder / name for name in SHELL_VENDOR_FILES]
-    entries = [{"url": f"{static_url}/{p.relative_to(static_folder).as_posix()}", "revision": content_hash(p)}
-               for p in files]
+    entries = []
+    for path in files:
+        name = path.relative_to(static_folder).as_posix()
+        entries.append({"url": f"{static_url}/{url_name(name)}", "revision": content_hash(path)})
     # /offline is rendered, so its revision covers what renders it: every template (base.html
     # and whatever it includes) and the compiled message catalogs.
     sources = sorted([*(root_path / "templates").rglob("*.html"), *(root_path / "translations").rglob("*.mo")])
@@ -53,13 +59,14 @@ def _precache_entries(static_folder: Path, static_url: str, root_path: Path) -> 
 
 
 @cache
-def _service_worker_source(static_folder: str, static_url: str, root_path: str) -> str:
+def _service_worker_source(static_folder: str, static_url: str, root_path: str,
+                           url_name: Callable[[str], str]) -> str:
     """sw.js with its precache list filled in. Hashing reads every shell file, so it runs once
     per process (the files only change with a deploy, which restarts the process)."""
     source = (Path(static_folder) / "sw.js").read_text(encoding="utf-8")
     if PRECACHE_PLACEHOLDER not in source:
         raise RuntimeError("static/sw.js lost its PRECACHE placeholder")
-    entries = _precache_entries(Path(static_folder), static_url, Path(root_path))
+    entries = _precache_entries(Path(static_folder), static_url, Path(root_path), url_name)
     return source.replace(PRECACHE_PLACEHOLDER, json.dumps(entries, separators=(",", ":")), 1)
 
 
@@ -68,7 +75,9 @@ def service_worker():
     app = current_app
     # In debug, rebuild on every request so an edited CSS file reaches the browser at once.
     build = _service_worker_source.__wrapped__ if app.debug else _service_worker_source
-    body = build(app.static_folder, app.static_url_path, app.root_path)
+    # Plain names in debug, like url_for there (mkassa/assets.py).
+    url_name = (lambda name: name) if app.debug else assets.manifest().url_name
+    body = build(app.static_folder, app.static_url_path, app.root_path, url_name)
     return Response(body, content_type="application/javascript; charset=utf-8",
                     headers={"Cache-Control": "no-cache",  # browsers must see a new deploy's revisions
                              "Service-Worker-Allowed": "/"})
