@@ -6,14 +6,12 @@ import http.cookiejar
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -21,31 +19,19 @@ from mkassa.extensions import db
 from mkassa.services import accept
 
 from ..conftest import TEST_WEBHOOK_SECRET
+from .servers import REDIS_URL, ROOT, free_port, require_postgresql_and_redis
 from .test_pay_qr import signed, succeeded
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def two_processes(request, database_url, tmp_path):
-    if request.config.getoption("--db") != "postgresql":
-        pytest.skip("needs PostgreSQL (--db=postgresql)")
-    import redis
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Redis is not reachable: CI requires it")
-        pytest.skip("Redis is not reachable")
+    require_postgresql_and_redis(request)
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=REDIS_URL, BANK_MODE="sandbox",
                SECRET_KEY="two-process-secret-" + "x" * 32, WEBHOOK_SECRET=TEST_WEBHOOK_SECRET,
                OUTBOX_INPROCESS="0", MKASSA_INSTANCE_PATH=str(tmp_path))
     processes, urls, logs = [], [], []
     for number in range(2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         logs.append((tmp_path / f"app-{number}.log").open("w"))  # kept for a failing run's post-mortem
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--port", str(port), "--no-reload",
