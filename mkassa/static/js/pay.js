@@ -35,6 +35,19 @@
   document.addEventListener("htmx:sse:close", (evt) => {
     if (evt.detail?.reason !== "message") startPolling();
   });
+  // The stream's first request can fail before it is a stream at all: the web process died before
+  // answering (a network error), or the balancer answered for it (502/503). The SSE extension never
+  // sees these, htmx core does; poll instead, and never swap the balancer's error page over the QR.
+  const isStream = (el) => el instanceof Element && el.matches("[data-live-url]");
+  document.addEventListener("htmx:error", (evt) => {
+    if (isStream(evt.target)) startPolling();
+  });
+  document.addEventListener("htmx:response:error", (evt) => {
+    const ctx = evt.detail?.ctx;
+    if (!isStream(evt.target) || !ctx || ctx.response?.status === 401) return;  // 401: live.js signs in again
+    ctx.swap = "none";
+    startPolling();
+  });
 
   function ready() {
     tick();

@@ -1,0 +1,44 @@
+"""The live stream of a QR screen fails before it starts — the web process died (network error) or the
+balancer answered for it (502) — and the screen still turns to success, by polling, with the QR left in
+place meanwhile (no error page swapped over it)."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("failure", ["network", "bad-gateway"])
+def test_qr_screen_falls_back_to_polling_when_the_stream_cannot_open(demo, browser, page, live_server, failure):
+    from playwright.sync_api import expect
+
+    def fail(route):
+        if failure == "network":
+            route.abort("connectionrefused")
+        else:
+            route.fulfill(status=502, content_type="text/html", body="<h1>502 Bad Gateway</h1>")
+    page.route("**/pay/*/events", fail)
+
+    page.goto("/login")
+    page.fill("[name=login]", "demo")
+    page.fill("[name=password]", "demo1234")
+    page.click("[data-testid=login-submit]")
+    page.goto("/pay/")
+    page.fill("input[name=amount]", "7,50")
+    page.click("[data-testid=pay-qr]")
+    status = page.locator("[data-testid=payment-status]")
+    expect(status).to_have_attribute("data-status", "pending")
+    link = page.locator("[data-testid=payment-link]").get_attribute("href")
+    page.wait_for_timeout(1_000)  # the failed stream has been answered by now
+    expect(page.locator("[data-testid=payment-qr]")).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text("Bad Gateway")
+
+    payer_context = browser.new_context(base_url=live_server, locale="en-US")
+    try:
+        payer = payer_context.new_page()
+        payer.goto("/sandbox/pay#" + link.partition("#")[2])
+        payer.click("[data-testid=payer-pay]")
+        expect(payer.locator("[data-testid=payer-done]")).to_be_visible()
+    finally:
+        payer_context.close()
+
+    page.bring_to_front()
+    expect(status).to_have_attribute("data-status", "succeeded", timeout=10_000)
