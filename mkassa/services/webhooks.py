@@ -146,7 +146,10 @@ _REFUSED_FIELDS = ("event_type", "bank_txn_id", "amount", "payment_id", "outcome
 
 
 def _keep_refused(webhook_id: str, values: dict[str, Any]) -> None:
-    """The refused event again, alone in a fresh transaction (the caller's work was rolled back)."""
+    """The refused event again, alone in a fresh transaction (the caller's work was rolled back, and
+    with it a payment the caller had only just made: the event then names none)."""
+    if values.get("payment_id") is not None and db.session.get(Payment, values["payment_id"]) is None:
+        values = {**values, "payment_id": None}
     event = db.session.scalar(select(BankWebhookEvent).where(BankWebhookEvent.webhook_id == webhook_id)
                               .with_for_update())
     if event is None:

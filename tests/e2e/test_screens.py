@@ -159,6 +159,9 @@ class Scene:
         payouts.confirm(owner, confirmed, self._last_code())
         self.payout_requested, self.payout_confirmed = requested.public_id, confirmed.public_id
         # A payer who paid an already paid QR: refused, and listed in the console's Webhook issues.
+        # Committed first, as a real webhook finds it: a refused event keeps only itself (durable.keep)
+        # and would roll back a scene still pending in its transaction.
+        db.session.commit()
         paid = db.session.scalar(select(Payment).where(Payment.public_id == self.succeeded["owner"]))
         webhooks.ingest("msg_second_payer", json.dumps({"type": "payment.succeeded", "data": {
             "bank_txn_id": "MB-20261130-000777", "link_type": "dynamic", "transaction_id": paid.public_id,

@@ -74,3 +74,24 @@ def test_the_mark_sees_pending_flushed_and_bulk_written_work(app, demo):
     assert not durable.mark().clean
     db.session.commit()
     assert durable.mark().clean
+
+
+def test_a_refused_webhook_after_unrelated_work_is_kept_without_the_payment_that_work_made(app, demo):
+    """The event names a payment the rolled-back work had only just made: kept, naming none (no
+    dangling reference), and the payment is gone with the rest of that work."""
+    import json
+
+    from mkassa.models import BankWebhookEvent, Payment
+    from mkassa.services import accept, webhooks
+
+    from .test_pay_qr import succeeded
+
+    payment = accept.create_qr_payment(db.session.get(User, demo.owner.id), "10", app.extensions["mkassa.settings"])
+    db.session.flush()
+    public_id = payment.public_id
+    event = succeeded(payment, amount=payment.amount + 1)  # the Bank says another amount: refused
+    outcome = webhooks.ingest("msg_after_unrelated_work", json.dumps(event).encode())
+    assert outcome.status == 422
+    kept = _fresh(select(BankWebhookEvent).where(BankWebhookEvent.webhook_id == "msg_after_unrelated_work"))
+    assert (kept.outcome, kept.event_type, kept.payment_id) == ("mismatch", "payment.succeeded", None)
+    assert _fresh(select(Payment.id).where(Payment.public_id == public_id)) is None
