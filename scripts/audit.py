@@ -4,7 +4,8 @@ Starts the app (sandbox, SQLite in a scratch instance folder, demo data, a bank 
 the way a browser does to get each role's session cookie, and runs the Lighthouse CLI (installed,
 pinned, by the Makefile into .audit/) on sign-in, home, accept payment, a pending QR, reports,
 withdrawals and the bank console, in Debian's Chromium (CHROME_PATH). The targets (#11) are printed
-beside the scores and every audit that misses is listed; nothing is asserted: the screen check in
+beside the scores (and each screen's bytes on the wire, Lighthouse's total byte weight) and every audit
+that misses is listed; nothing is asserted: the screen check in
 `make test` is the gate, this is the second opinion. Exit status 0 unless the audit could not run.
 """
 from __future__ import annotations
@@ -28,6 +29,8 @@ LIGHTHOUSE = ROOT / ".audit" / "node_modules" / "lighthouse" / "cli" / "index.js
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 TARGETS = {"performance": 0.95, "accessibility": 1.0, "best-practices": 1.0, "seo": 0.95}
 CLS_TARGET = 0.05
+# Bytes on the wire for the first load of accept payment, empty cache (#19); the other screens are shown too.
+TRANSFER_TARGET_KB = 60
 OPERATOR_PASSWORD = "audit-operator-1"
 DEMO_PASSWORD = "demo1234"
 STARTUP_SECONDS = 30
@@ -84,9 +87,10 @@ def lighthouse(url: str, cookies: str, desktop: bool, out: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def summary(report: dict) -> tuple[dict[str, float], float, list[str]]:
+def summary(report: dict) -> tuple[dict[str, float], float, float, list[str]]:
     scores = {c: report["categories"][c]["score"] or 0.0 for c in CATEGORIES}
     cls = report["audits"]["cumulative-layout-shift"]["numericValue"]
+    kb = report["audits"]["total-byte-weight"]["numericValue"] / 1024  # transfer sizes, compressed as sent
     misses = []
     for category in CATEGORIES[1:]:
         for ref in report["categories"][category]["auditRefs"]:
@@ -96,7 +100,7 @@ def summary(report: dict) -> tuple[dict[str, float], float, list[str]]:
     if scores["performance"] < TARGETS["performance"]:
         for key in ("first-contentful-paint", "largest-contentful-paint", "total-blocking-time", "speed-index"):
             misses.append(f"performance: {key} {report['audits'][key]['displayValue']}")
-    return scores, cls, misses
+    return scores, cls, kb, misses
 
 
 def main() -> int:
@@ -135,21 +139,22 @@ def main() -> int:
         rows, details = [], []
         for name, path, cookies, desktop in pages:
             report = lighthouse(base + path, cookies, desktop, instance / f"{name.replace(' ', '-')}.json")
-            scores, cls, misses = summary(report)
-            rows.append((name, path, scores, cls))
+            scores, cls, kb, misses = summary(report)
+            rows.append((name, path, scores, cls, kb))
             details += [f"  {name}: {m}" for m in misses]
     finally:
         server.terminate()
         server.wait(10)
         shutil.rmtree(instance, ignore_errors=True)
 
-    head = f"{'screen':16} {'perf':>5} {'a11y':>5} {'b.p.':>5} {'seo':>5} {'CLS':>6}"
+    head = f"{'screen':16} {'perf':>5} {'a11y':>5} {'b.p.':>5} {'seo':>5} {'CLS':>6} {'KB':>6}"
     print(head)
     print("-" * len(head))
-    for name, _path, scores, cls in rows:
-        print(f"{name:16} " + " ".join(f"{scores[c]:5.2f}" for c in CATEGORIES) + f" {cls:6.3f}")
+    for name, _path, scores, cls, kb in rows:
+        print(f"{name:16} " + " ".join(f"{scores[c]:5.2f}" for c in CATEGORIES) + f" {cls:6.3f} {kb:6.1f}")
     print("-" * len(head))
-    print(f"{'target':16} " + " ".join(f"{TARGETS[c]:5.2f}" for c in CATEGORIES) + f" <{CLS_TARGET:5.2f}")
+    print(f"{'target':16} " + " ".join(f"{TARGETS[c]:5.2f}" for c in CATEGORIES) + f" <{CLS_TARGET:5.2f}"
+          f" {'≤' + str(TRANSFER_TARGET_KB):>6} (KB: accept payment's first load, #19)")
     if details:
         print("\nMissed audits:")
         print("\n".join(details))
