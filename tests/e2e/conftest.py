@@ -37,3 +37,19 @@ def page(browser, live_server):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def pay_in_sandbox(browser, base_url: str, link: str, amount: int | None = None) -> None:
+    """The payer, on a phone of their own (a fresh browser context), pays an ELQR link in the sandbox
+    bank's payer app; with `amount` (tyiyn), the app must have read that amount from the link first."""
+    from playwright.sync_api import expect
+    payer_context = browser.new_context(base_url=base_url, locale="en-US")
+    try:
+        payer = payer_context.new_page()
+        payer.goto("/sandbox/pay#" + link.partition("#")[2])
+        if amount is not None:
+            expect(payer.locator("[data-testid=payer-amount]")).to_have_attribute("data-amount", str(amount))
+        payer.click("[data-testid=payer-pay]")
+        expect(payer.locator("[data-testid=payer-done]")).to_be_visible()
+    finally:
+        payer_context.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import pay_in_sandbox
+
 
 @pytest.mark.parametrize("failure", ["network", "bad-gateway"])
 def test_qr_screen_falls_back_to_polling_when_the_stream_cannot_open(demo, browser, page, live_server, failure):
@@ -31,14 +33,7 @@ def test_qr_screen_falls_back_to_polling_when_the_stream_cannot_open(demo, brows
     expect(page.locator("[data-testid=payment-qr]")).to_be_visible()
     expect(page.locator("body")).not_to_contain_text("Bad Gateway")
 
-    payer_context = browser.new_context(base_url=live_server, locale="en-US")
-    try:
-        payer = payer_context.new_page()
-        payer.goto("/sandbox/pay#" + link.partition("#")[2])
-        payer.click("[data-testid=payer-pay]")
-        expect(payer.locator("[data-testid=payer-done]")).to_be_visible()
-    finally:
-        payer_context.close()
+    pay_in_sandbox(browser, live_server, link)
 
     page.bring_to_front()
     expect(status).to_have_attribute("data-status", "succeeded", timeout=10_000)

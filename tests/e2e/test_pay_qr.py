@@ -7,6 +7,8 @@ import io
 
 from mkassa import elqr
 
+from .conftest import pay_in_sandbox
+
 
 def decode_qr(png: bytes) -> str:
     import zxingcpp
@@ -35,15 +37,7 @@ def test_accept_123_45_by_qr_end_to_end(demo, browser, page, live_server):
     assert elqr.parse(link).amount == 12345
     assert page.locator("[data-testid=payment-link]").get_attribute("href") == link
 
-    payer_context = browser.new_context(base_url=live_server, locale="en-US")
-    try:
-        payer = payer_context.new_page()
-        payer.goto("/sandbox/pay#" + link.partition("#")[2])
-        expect(payer.locator("[data-testid=payer-amount]")).to_have_attribute("data-amount", "12345")
-        payer.click("[data-testid=payer-pay]")
-        expect(payer.locator("[data-testid=payer-done]")).to_be_visible()
-    finally:
-        payer_context.close()
+    pay_in_sandbox(browser, live_server, link, amount=12345)
 
     # No reload: the live stream turns the cashier's screen. (htmx pauses a stream while its tab is
     # hidden and resumes it, re-reading the state, when the tab is shown again.)

@@ -15,6 +15,7 @@ from mkassa.worker import Worker
 
 from ..conftest import LiveServer
 from ..smtp_server import SmtpServer
+from .conftest import pay_in_sandbox
 
 
 @pytest.fixture
@@ -56,14 +57,7 @@ def take_qr_payment(browser, url: str, page, amount: str) -> None:
     status = page.locator("[data-testid=payment-status]")
     expect(status).to_have_attribute("data-status", "pending")
     link = page.locator("[data-testid=payment-link]").get_attribute("href")
-    payer_context = browser.new_context(base_url=url, locale="en-US")
-    try:
-        payer = payer_context.new_page()
-        payer.goto("/sandbox/pay#" + link.partition("#")[2])
-        payer.click("[data-testid=payer-pay]")
-        expect(payer.locator("[data-testid=payer-done]")).to_be_visible()
-    finally:
-        payer_context.close()
+    pay_in_sandbox(browser, url, link)
     # The live screen is the payment flow's own test (e2e/test_pay_qr.py); here the page is re-read.
     page.reload()
     expect(status).to_have_attribute("data-status", "succeeded")
