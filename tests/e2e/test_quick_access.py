@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mkassa.extensions import db
-from mkassa.models import Passkey
+from mkassa.models import Passkey, UserSession
+from mkassa.models.base import utcnow
 
 PIN = "4826"
 HOME = re.compile(r"^http://localhost:\d+/\??$")
@@ -40,7 +41,15 @@ def _first_sign_in(page) -> None:
 
 
 def _idle_out(page) -> None:
-    """The sign-in session is gone (as after 30 idle minutes); the device cookie stays."""
+    """The sign-in session is gone (as after 30 idle minutes); the device cookie stays.
+
+    Ended on the server, not only by dropping the cookie: an answer still in flight (quick-lock.js
+    reports the open page every few seconds) re-sends the permanent session cookie, which would
+    otherwise bring the session back and show home instead of the lock screen.
+    """
+    db.session.execute(update(UserSession).where(UserSession.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
+    db.session.commit()
     page.context.clear_cookies(name="mkassa")
 
 
