@@ -135,3 +135,24 @@ def test_a_signed_in_user_of_another_merchant_sees_the_same_receipt_and_nothing_
     auth.login("other")
     assert client.get(f"/r/{payment.receipt_token}").status_code == 200
     assert client.get(f"/pay/{payment.public_id}").status_code == 404
+
+
+@pytest.mark.slow  # a database of its own, migrated down and up
+def test_migration_gives_every_existing_payment_its_own_receipt_token(make_app, scratch_database_url):
+    """Receipts never expire, so payments made before 0021 get a token too: each its own, random."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import select
+
+    from mkassa.services.demo import seed
+    app = make_app(database_url=scratch_database_url)
+    with app.app_context():
+        upgrade()
+        seed(payments=30)
+        db.session.commit()
+        upgrade()  # at the head already: nothing to do
+        downgrade(revision="0015")
+        upgrade()
+        tokens = db.session.scalars(select(Payment.receipt_token)).all()
+        assert len(tokens) >= 30 and len(set(tokens)) == len(tokens)
+        assert all(re.fullmatch(r"[A-Za-z0-9_-]{%d}" % RECEIPT_TOKEN_LENGTH, t) for t in tokens)
+        db.session.remove()
