@@ -74,7 +74,7 @@ def test_the_receipt_speaks_the_readers_language_signed_out(client, demo):
     switched = client.post("/language", data={"lang": "ky", "next": path, "csrf_token": csrf})
     assert switched.status_code == 302 and switched.headers["Location"].endswith(path)
     html = client.get(path).get_data(as_text=True)
-    assert '<html lang="ky">' in html and "Дүмүрчөк" in html
+    assert '<html lang="ky">' in html and "WhatsApp аркылуу жөнөтүү" in html
 
 
 def without_request_echo(html: str) -> str:
