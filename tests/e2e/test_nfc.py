@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from mkassa import elqr
 
 from .test_csp import COLLECT
+from .test_screens import _check, _screenshot
 
 SHOTS = Path(__file__).parent.parent.parent / "test-results" / "nfc"
 
@@ -132,14 +133,15 @@ def test_static_sheet_writes_locks_after_confirmation_and_checks_stickers(browse
 
 @pytest.mark.parametrize("lang", ["en", "ru", "ky"])
 def test_screens_with_web_nfc(browser, live_server, demo, lang):
-    """Screenshots at 360 px for a person to look at: the QR screen and the point's sheet with the
-    sticker controls, and the answer of a check."""
+    """The QR screen and the point's sheet with the sticker controls shown, and a check's answer, at
+    360 px: the screen check's rules (fit, contrast, targets, axe), and screenshots for a person."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     context, page = signed_in(browser, live_server, nfc=True, lang=lang)
     try:
         link = pending_qr(page)
         expect(page.locator("[data-testid=nfc-write]")).to_be_visible()
-        page.screenshot(path=str(SHOTS / f"{lang}-360-qr-pending.png"), full_page=True)
+        problems = _check(page, f"{lang} qr-pending", thumb=True, axe=True)
+        _screenshot(page, SHOTS / f"{lang}-360-qr-pending.png")
         page.goto(f"/points/{demo.points[0].public_id}/qr")
         page.evaluate("link => { window.__nfc.scanLink = link; }", link)
         page.click("[data-testid=nfc-check]")
@@ -147,6 +149,8 @@ def test_screens_with_web_nfc(browser, live_server, demo, lang):
         for control in ("nfc-write", "nfc-lock", "nfc-check"):
             box = page.locator(f"[data-testid={control}]").bounding_box()
             assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 360
-        page.screenshot(path=str(SHOTS / f"{lang}-360-point-qr.png"), full_page=True)
+        problems += _check(page, f"{lang} point-qr", thumb=True, axe=True)
+        _screenshot(page, SHOTS / f"{lang}-360-point-qr.png")
+        assert problems == []  # the screen check's rules (test_screens.py), with the controls shown
     finally:
         context.close()

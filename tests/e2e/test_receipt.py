@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .conftest import pay_in_sandbox
 from .test_pay_qr import decode_qr
+from .test_screens import _screenshot
 
 SHOTS = Path(__file__).parent.parent.parent / "test-results" / "receipt"
 A6_POINTS = (105 / 25.4 * 72, 148 / 25.4 * 72)  # 297.6 × 419.5 pt
@@ -40,7 +41,7 @@ def test_payer_opens_the_receipt_signed_out_and_prints_it_on_one_page(demo, brow
     assert re.fullmatch(r"http://localhost/r/[A-Za-z0-9_-]{22}", href)  # PUBLIC_BASE_URL + the token
     assert decode_qr(page.locator("[data-testid=receipt-qr]").screenshot()) == href
     page.set_viewport_size({"width": 360, "height": 800})
-    page.screenshot(path=str(SHOTS / "cashier-success-en-360.png"), full_page=True)
+    _screenshot(page, SHOTS / "cashier-success-en-360.png")
 
     # The payer's own phone: a fresh browser, never signed in (the tests' PUBLIC_BASE_URL has no port).
     payer = browser.new_context(base_url=live_server, locale="en-US", viewport={"width": 360, "height": 800})
