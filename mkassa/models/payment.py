@@ -1,6 +1,7 @@
 """Payments: one row per sale, moved only through the transitions in services.payments."""
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from enum import nonmember
 
@@ -17,6 +18,14 @@ from .user import User
 
 METHODS = ("qr", "card")
 CURRENCY_KGS = "417"
+# The payer's receipt link (/r/<token>) is public and never expires, so its id must not be guessable
+# nor derived from anything the payer's bank or the QR already carries (the public_id is in the QR).
+RECEIPT_TOKEN_BYTES = 16  # 128 random bits
+RECEIPT_TOKEN_LENGTH = 22  # URL-safe base64 of 16 bytes, no padding
+
+
+def new_receipt_token() -> str:
+    return secrets.token_urlsafe(RECEIPT_TOKEN_BYTES)
 
 
 class PaymentStatus(Status):
@@ -66,6 +75,9 @@ class Payment(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Goes into the QR (32/11) and URLs: unguessable.
     public_id: Mapped[str] = mapped_column(String(26), unique=True, default=new_public_id)
+    # The id of the payer's public receipt (blueprints/receipts); only a succeeded payment shows one.
+    # A random column, not an HMAC of public_id: a rotated secret would silently break old receipts.
+    receipt_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_receipt_token)
     # The columns that key the payment_day rollup keep their old value when changed (active_history),
     # so that the rollup listener (services.rollup) can move the payment from its old row to its new one.
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), active_history=True)

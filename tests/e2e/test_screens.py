@@ -73,6 +73,8 @@ SCREENS = [
     Screen("sandbox-mail-message", lambda s, r: f"/sandbox/mail/{s.mail}", ("anon",), thumb=False),
     Screen("sandbox-payer", lambda s, r: "/sandbox/pay?link=" + quote(s.pending_link, safe=""), ("anon",),
            thumb=False),
+    # The payer's receipt, opened on their own phone without signing in.
+    Screen("public-receipt", lambda s, r: f"/r/{s.receipt_token}", ("anon",)),
     # The merchant's app.
     Screen("pin-new", "/quick-access", MERCHANT),
     Screen("home", "/", MERCHANT),
@@ -163,6 +165,7 @@ class Scene:
         # and would roll back a scene still pending in its transaction.
         db.session.commit()
         paid = db.session.scalar(select(Payment).where(Payment.public_id == self.succeeded["owner"]))
+        self.receipt_token = paid.receipt_token
         webhooks.ingest("msg_second_payer", json.dumps({"type": "payment.succeeded", "data": {
             "bank_txn_id": "MB-20261130-000777", "link_type": "dynamic", "transaction_id": paid.public_id,
             "amount": paid.amount, "currency": "417", "paid_at": utcnow().isoformat()}}).encode())

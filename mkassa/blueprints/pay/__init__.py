@@ -13,7 +13,7 @@ from ...models import Payment, utcnow
 from ...security import get_scoped_or_404, merchant_user_required, passive
 from ...services import ServiceError, accept, shifts
 from ...services.qr import qr_svg
-from ..common import form_page
+from ..common import form_page, public_url
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
 
@@ -113,6 +113,10 @@ def _view_context(payment: Payment, polling: bool = False) -> dict:
         link = accept.payment_link(payment, g.settings)
         left = int((payment.expires_at - utcnow()).total_seconds()) if payment.expires_at else 0
         context.update(link=link, svg=qr_svg(link, payment.merchant.display_name), seconds_left=max(left, 0))
+    elif payment.status == "succeeded":
+        # The payer's receipt: they scan it off the cashier's screen, or are sent the link.
+        receipt_url = public_url("receipts.show", token=payment.receipt_token)
+        context.update(receipt_url=receipt_url, receipt_svg=qr_svg(receipt_url, _("Receipt QR code")))
     return context
 
 
