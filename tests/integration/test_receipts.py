@@ -139,7 +139,7 @@ def test_a_signed_in_user_of_another_merchant_sees_the_same_receipt_and_nothing_
 
 @pytest.mark.slow  # a database of its own, migrated down and up
 def test_migration_gives_every_existing_payment_its_own_receipt_token(make_app, scratch_database_url):
-    """Receipts never expire, so payments made before 0021 get a token too: each its own, random."""
+    """Receipts never expire, so payments made before 0016 get a token too: each its own, random."""
     from flask_migrate import downgrade, upgrade
     from sqlalchemy import select
 

@@ -4,7 +4,7 @@ A receipt link never expires, so existing payments get their token here too (128
 Python's `secrets`, as the model's default makes them): a database's own random() is not meant
 for secrets. Filled in batches, then made NOT NULL and unique.
 
-Revision ID: 0021
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-11-30 14:00:00
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0021'
-down_revision = '0015'
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
