@@ -102,17 +102,24 @@ def begin(scope: str) -> Response | None:
     return response
 
 
+def store_instead(replay: Response) -> None:
+    """Replay `replay` to a retry, not this request's answer: for an answer that shows a secret once
+    (a new API key), which must never be written to the database nor shown twice."""
+    g.idempotency_replay = replay
+
+
 def store_response(response: Response) -> Response:
     """Keep a successful response with the request's own commit, to replay it on a retry."""
     key_id = g.get("idempotency_key_id")
     if key_id is None or response.status_code >= 400 or response.is_streamed:
         return response
     g.pop("idempotency_key_id")
+    kept = g.pop("idempotency_replay", None) or response
     row = db.session.get(IdempotencyKey, key_id)
     row.status = "done"
-    row.response_status = response.status_code
-    row.response_headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
-    row.response_body = response.get_data()
+    row.response_status = kept.status_code
+    row.response_headers = {h: kept.headers[h] for h in REPLAYED_HEADERS if h in kept.headers}
+    row.response_body = kept.get_data()
     return response
 
 

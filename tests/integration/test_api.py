@@ -303,6 +303,22 @@ def test_paid_payment_calls_back_signed_and_retries_after_a_500(app, client, dem
         Webhook("whsec_" + "A" * 32).verify(b2, h2)
 
 
+def test_profile_and_console_show_each_attempt(app, client, demo, admin_user):
+    made = new_key(app, demo, point=demo.points[0])
+    with Partner(statuses=[500]) as partner:
+        paid = create(client, made, {"amount": 4200, "callback_url": partner.url}).json
+        client.post(f"/api/v1/payments/{paid['id']}/cancel", headers=bearer(made))
+        outbox.dispatch_due()
+    from .test_access_matrix import Visitor
+    owner = Visitor(app, "owner", ("demo", "demo1234")).client
+    page = owner.get("/profile/api-keys").get_data(as_text=True)
+    assert 'data-testid="api-callback"' in page and "payment.cancelled" in page and "HTTP 500" in page
+    operator = Visitor(app, "admin", (admin_user.login, "operator-pass-1")).client
+    console = operator.get("/admin/callbacks").get_data(as_text=True)
+    assert 'data-testid="callback-row"' in console and "HTTP 500" in console and partner.url in console
+    assert operator.get("/admin/callbacks?status=delivered").get_data(as_text=True).count("callback-row") == 0
+
+
 def test_cancel_calls_back_and_payments_without_a_url_do_not(app, client, demo):
     made = new_key(app, demo, point=demo.points[0])
     with Partner() as partner:
