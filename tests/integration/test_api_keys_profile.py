@@ -10,7 +10,7 @@ from mkassa.models import ApiKey, IdempotencyKey
 
 
 def _secret(html: str, testid: str) -> str:
-    return re.search(rf'value="([^"]+)" data-testid="{testid}"', html).group(1)
+    return re.search(rf'data-testid="{testid}"[^>]*>([^<]+)</textarea>', html).group(1)
 
 
 def test_owner_creates_a_key_sees_it_once_and_revokes_it(client, auth, demo):
