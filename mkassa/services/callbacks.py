@@ -142,7 +142,8 @@ def _deliver(payload: dict[str, Any], delivery: outbox.Delivery) -> None:
         try:
             status_code = gateway.send(url, secret, webhook_id, body)
         except Exception as exc:  # network errors are the partner's outage: retried with back-off
-            error = f"{type(exc).__name__}: {exc}"
+            reason = getattr(exc, "reason", None) or exc  # urllib wraps the socket's error in URLError
+            error = f"{type(reason).__name__}: {reason}"
     delivered = status_code is not None and 200 <= status_code < 300
     callback = _by_public_id(payload["callback"])
     callback.attempts += 1
