@@ -1,6 +1,7 @@
 """Partner REST API /api/v1 (#18): keys, payments, scoping, errors, idempotency, rate limit, callbacks."""
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -296,6 +297,13 @@ def test_paid_payment_calls_back_signed_and_retries_after_a_500(app, client, dem
     assert b1 == b2 and h1["webhook-id"] == h2["webhook-id"] == callback.webhook_id
     event = verified(made, h2, b2)
     assert event["type"] == "payment.succeeded"
+    # The body is what the OpenAPI document's `webhooks` promise partners.
+    import jsonschema_rs
+
+    from mkassa.blueprints.api.openapi import DOCUMENT
+    schema = {"$ref": "#/components/schemas/CallbackEvent", "components": DOCUMENT["components"]}
+    jsonschema_rs.validator_for(schema).validate(json.loads(b2))
+    assert not jsonschema_rs.validator_for(schema).is_valid({**json.loads(b2), "type": "payment.paid"})
     assert (event["data"]["id"], event["data"]["status"], event["data"]["amount"], event["data"]["order_ref"]) == (
         paid["id"], "succeeded", 9900, "A-9")
     assert event["data"]["paid_at"]

@@ -191,6 +191,25 @@ DOCUMENT: dict[str, Any] = {
             },
         },
     },
+    "webhooks": {
+        "paymentEvent": {
+            "post": {
+                "operationId": "paymentEvent",
+                "summary": "A payment created with callback_url changed status (sent to that URL)",
+                "description": "Signed per Standard Webhooks with the key's whsec_ secret: verify webhook-signature "
+                               "over `webhook-id.webhook-timestamp.body` before trusting it. Retried with back-off "
+                               "until a 2xx; the same event keeps its webhook-id and body on every retry.",
+                "parameters": [
+                    {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"}},
+                    {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
+                    {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"}},
+                ],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/CallbackEvent"}}}},
+                "responses": {"2XX": {"description": "Received; any other answer is retried."}},
+            },
+        },
+    },
     "components": {
         "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
                                        "description": "mk_live_… (production) or mk_test_… (sandbox)"}},
@@ -265,6 +284,17 @@ DOCUMENT: dict[str, Any] = {
                 "required": ["object", "point_id", "elqr_link"],
                 "properties": {"object": {"const": "static_qr"}, "point_id": {"type": "string"},
                                "elqr_link": {"type": "string"}},
+            },
+            "CallbackEvent": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["type", "timestamp", "data"],
+                "properties": {
+                    "type": {"type": "string", "enum": [f"payment.{status}" for status in STATUSES
+                                                        if status != "pending"]},
+                    "timestamp": TIME,
+                    "data": {"$ref": "#/components/schemas/Payment"},
+                },
             },
             "Problem": {
                 "type": "object",
