@@ -117,6 +117,8 @@ class Settings:
     # Reverse proxies in front of the app that append X-Forwarded-For/-Proto (0: none, the client
     # talks to the app directly). Per-address limits key on the address these proxies saw.
     trusted_proxies: int = 0
+    # Partner API (#18): requests one API key may make, in Flask-Limiter's words.
+    api_rate_limit: str = "120 per minute"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
+from . import problems
 from .htmx import wants_fragment
 from .services.keyset import BadCursor
 
@@ -36,11 +37,15 @@ def render_error(code: int, detail: str | None = None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error):
+        if problems.wanted():  # the API is exempt from CSRF; kept for a path that is not
+            return problems.problem(400)
         return render_error(400, str(_l("The form has expired. Please reload the page and try again.")))
 
     @app.errorhandler(BadCursor)
     def _bad_cursor(error: BadCursor):
         # A page link we did not write (edited, cut short): the same 400 and message on every list.
+        if problems.wanted():
+            return problems.problem(error.status, error.message, code="bad_cursor", errors={"cursor": error.message})
         return render_error(error.status, error.message)
 
     @app.errorhandler(SecurityError)
@@ -54,6 +59,12 @@ def register_error_handlers(app: Flask) -> None:
         detail = error.description if error.description and error.description != type(error).description else None
         if error.code == 429:
             detail = None  # the limiter's description is its rule in English ("30 per 1 hour"), not a message
+        if problems.wanted():
+            # The limiter's Retry-After and the router's Allow stay on the problem.
+            headers = {h: response.headers[h] for h in ("Retry-After", "Allow", "WWW-Authenticate")
+                       if h in response.headers}
+            return problems.problem(error.code or 500, detail, code=getattr(error, "problem_code", None),
+                                    headers=headers)
         body, code = render_error(error.code or 500, detail)
         response.set_data(body)
         response.content_type = "text/html; charset=utf-8"
@@ -63,4 +74,6 @@ def register_error_handlers(app: Flask) -> None:
     def _server(error):
         # Logged with its traceback for operators; the user sees only a calm message.
         log.error("unhandled error on %s %s", request.method, request.path, exc_info=error.original_exception)
+        if problems.wanted():
+            return problems.problem(500)
         return render_error(500)

@@ -10,6 +10,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from flask import Flask, Response, abort, g, request, session
+from werkzeug.exceptions import Conflict
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, select
@@ -23,6 +24,17 @@ HEADER = "Idempotency-Key"
 KEY_MAX_LENGTH = 128
 KEY_LIFETIME = timedelta(hours=24)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Blueprints that sign their callers in themselves (API keys) and call `begin` after that, with a
+# scope of their own: the global hook runs before they know who is asking.
+SELF_SCOPED_BLUEPRINTS = {"api"}
+
+
+class KeyReused(Conflict):
+    problem_code = "idempotency_key_reused"
+
+
+class StillRunning(Conflict):
+    problem_code = "idempotency_in_progress"
 REPLAYED_HEADERS = ("Content-Type", "Location", "HX-Redirect", "HX-Trigger", "HX-Location")
 
 
@@ -50,12 +62,19 @@ def _request_hash() -> str:
 
 
 def before_request() -> Response | None:
+    if request.blueprint in SELF_SCOPED_BLUEPRINTS:
+        return None
+    return begin(_scope())
+
+
+def begin(scope: str) -> Response | None:
+    """Claim the request's Idempotency-Key within `scope` (whose keys they are), or replay its answer."""
     key = request.headers.get(HEADER)
     if request.method not in UNSAFE_METHODS or not key:
         return None
     if len(key) > KEY_MAX_LENGTH:
         abort(400, description=_("The Idempotency-Key header is too long."))
-    scope, digest = _scope(), _request_hash()
+    digest = _request_hash()
     existing = db.session.scalar(select(IdempotencyKey).where(IdempotencyKey.scope == scope,
                                                               IdempotencyKey.key == key))
     if existing is None:
@@ -73,14 +92,20 @@ def before_request() -> Response | None:
             g.idempotency_key_id = row.id
             return None
     if existing.request_hash != digest:
-        abort(409, description=_("This request was already sent with different content."))
+        raise KeyReused(description=_("This request was already sent with different content."))
     if existing.status != "done":
-        abort(409, description=_("This request is still being processed. Please wait."))
+        raise StillRunning(description=_("This request is still being processed. Please wait."))
     response = Response(existing.response_body, status=existing.response_status)
     for name, value in (existing.response_headers or {}).items():
         response.headers[name] = value
     response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def store_instead(replay: Response) -> None:
+    """Replay `replay` to a retry, not this request's answer: for an answer that shows a secret once
+    (a new API key), which must never be written to the database nor shown twice."""
+    g.idempotency_replay = replay
 
 
 def store_response(response: Response) -> Response:
@@ -89,11 +114,12 @@ def store_response(response: Response) -> Response:
     if key_id is None or response.status_code >= 400 or response.is_streamed:
         return response
     g.pop("idempotency_key_id")
+    kept = g.pop("idempotency_replay", None) or response
     row = db.session.get(IdempotencyKey, key_id)
     row.status = "done"
-    row.response_status = response.status_code
-    row.response_headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
-    row.response_body = response.get_data()
+    row.response_status = kept.status_code
+    row.response_headers = {h: kept.headers[h] for h in REPLAYED_HEADERS if h in kept.headers}
+    row.response_body = kept.get_data()
     return response
 
 

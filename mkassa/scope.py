@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from sqlalchemy import ColumnElement, Select, false, select
 
-from .models import (AuditEvent, ExportJob, LedgerAccount, LedgerTransfer, Payment, PaymentDay, Payout, Point,
+from .models import (ApiCallback, ApiKey, AuditEvent, ExportJob, LedgerAccount, LedgerTransfer, Payment, PaymentDay, Payout, Point,
                      Shift, User)
 
 # A condition on the model's rows, given the user who reads them.
@@ -57,6 +57,18 @@ RULES: dict[type, Rule] = {
     LedgerAccount: OWNER_ONLY,
     LedgerTransfer: OWNER_ONLY,
     AuditEvent: OWNER_ONLY,
+    # Partner API keys and their callbacks are the owner's (profile, API keys).
+    ApiKey: OWNER_ONLY,
+    ApiCallback: OWNER_ONLY,
+}
+
+# What a partner's API key sees (#18): its merchant's rows, and with a point key only that point's.
+# One explicit rule per model the API reads; any other model is refused (Unscoped).
+KeyCondition = Callable[[Any], ColumnElement[bool]]
+API_POINT_RULES: dict[type, KeyCondition] = {
+    Payment: lambda key: Payment.point_id == key.point_id,
+    Point: lambda key: Point.id == key.point_id,
+    ApiCallback: lambda key: ApiCallback.api_key_id == key.id,
 }
 
 
@@ -78,4 +90,14 @@ def select_for(model: Any, user: User) -> Select:
         stmt = stmt.where(rule.everyone(user))
     if user.is_cashier and rule.cashier is not None:
         stmt = stmt.where(rule.cashier(user))
+    return stmt
+
+
+def select_for_key(model: Any, key: Any) -> Select:
+    """SELECT of `model` limited to what the API key `key` may see (merchant, then its point)."""
+    if model not in API_POINT_RULES:
+        raise Unscoped(f"{model.__name__} has no API rule in mkassa.scope.API_POINT_RULES")
+    stmt = select(model).where(model.merchant_id == key.merchant_id)
+    if key.point_id is not None:
+        stmt = stmt.where(API_POINT_RULES[model](key))
     return stmt

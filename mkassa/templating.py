@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from .config import LOCALES
 from .formatting import local_dt, local_time, money, money_symbols
+from .models.api import CallbackStatus
 from .models.payment import PaymentStatus
 from .models.payout import PayoutStatus
 from .models.system import OutboxStatus
@@ -43,7 +44,7 @@ def device_name(user_agent: str | None) -> str:
 
 # The statuses templates name by kind: `{{ payment.status|status_label }}`,
 # `{{ payout.status|status_label("payout") }}`, `status_choices("outbox")` for a filter's options.
-STATUS_KINDS = {"payment": PaymentStatus, "payout": PayoutStatus, "outbox": OutboxStatus}
+STATUS_KINDS = {"payment": PaymentStatus, "payout": PayoutStatus, "outbox": OutboxStatus, "callback": CallbackStatus}
 
 
 def status_label(status: str, kind: str = "payment") -> str:

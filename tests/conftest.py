@@ -102,6 +102,7 @@ GATEWAY_CALLS = (
     ("mkassa.services.mailer", "send"),
     ("mkassa.services.push", "webpush"),
     ("mkassa.gateways.sandbox.bank", "send"),
+    ("mkassa.gateways.callbacks", "send"),
 )
 
 

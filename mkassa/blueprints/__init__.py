@@ -22,6 +22,8 @@ def register(app: Flask, settings: Settings) -> None:
     app.register_blueprint(shifts.bp)
     from . import receipts
     app.register_blueprint(receipts.bp)
+    from . import api
+    app.register_blueprint(api.bp)
     if settings.sandbox:
         # Sandbox bank tools exist only in sandbox mode; production never mounts them.
         from ..gateways.sandbox import views as sandbox

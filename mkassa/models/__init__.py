@@ -1,4 +1,5 @@
 """All models, imported here so that Alembic and the app see one metadata."""
+from .api import ApiCallback, ApiCallbackAttempt, ApiKey, ApiPayment
 from .access import AuthAttempt, Device, OneTimeCode, OtpFailure, OtpLock, Passkey, WebAuthnChallenge
 from .bank import BankWebhookEvent, SandboxBankPayment
 from .base import utcnow
@@ -13,6 +14,6 @@ from .system import AuditEvent, IdempotencyKey, JobState, OutboxMessage, Sandbox
 from .user import User, UserSession
 
 __all__ = [
-    "AuditEvent", "AuthAttempt", "Device", "OneTimeCode", "OtpFailure", "OtpLock", "Passkey", "WebAuthnChallenge", "BankWebhookEvent", "ExportJob", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
+    "ApiCallback", "ApiCallbackAttempt", "ApiKey", "ApiPayment", "AuditEvent", "AuthAttempt", "Device", "OneTimeCode", "OtpFailure", "OtpLock", "Passkey", "WebAuthnChallenge", "BankWebhookEvent", "ExportJob", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
     "JobState", "OutboxMessage", "Payment", "PaymentDay", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxSms", "Shift", "User", "UserSession", "WorkerHeartbeat", "utcnow",
 ]

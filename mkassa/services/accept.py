@@ -49,7 +49,7 @@ def create_qr_payment(user: User, amount_text: str, settings: Settings, now: dat
                       shift_id=shift.id if shift else None)
     db.session.add(payment)
     db.session.flush()
-    _announce(payment)
+    announce(payment)
     return payment
 
 
@@ -68,7 +68,7 @@ def cancel(payment: Payment) -> None:
     if payment.status != "pending":
         raise Conflict(_("This payment is already finished."))
     payments.transition(payment, "cancelled")
-    _announce(payment)
+    announce(payment)
 
 
 @dataclass(frozen=True)
@@ -100,17 +100,17 @@ def confirm_success(payment: Payment, success: Success) -> bool:
     db.session.flush()
     payments.credit(payment, at=success.paid_at)
     signals.payment_succeeded.send(payment)
-    _announce(payment)
+    announce(payment)
     return True
 
 
 def record_failure(payment: Payment, reason: str | None) -> None:
     payments.transition(payment, "failed")
     payment.failure_reason = mask_pans(reason or "")[:200] or None
-    _announce(payment)
+    announce(payment)
 
 
-def _announce(payment: Payment) -> None:
+def announce(payment: Payment) -> None:
     live.publish_after_commit(live.payment_channel(payment.public_id), payment.public_id)
     live.publish_after_commit(live.merchant_channel(payment.merchant_id), payment.public_id)
 
@@ -142,7 +142,7 @@ def apply_bank_answer(payment_id: int, found: corebank.BankPayment | None, now: 
         record_failure(payment, found.reason)
     elif payment.expires_at is not None and payment.expires_at <= now:
         payments.transition(payment, "expired", now)
-        _announce(payment)
+        announce(payment)
     return payment
 
 

@@ -20,7 +20,8 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import AuditEvent, BankWebhookEvent, Merchant, OutboxMessage, Payment, Payout, User, WorkerHeartbeat
+from ..models import ApiCallback, AuditEvent, BankWebhookEvent, Merchant, OutboxMessage, Payment, Payout, User, WorkerHeartbeat
+from ..models.api import CallbackStatus
 from ..models.payment import STATUSES as PAYMENT_STATUSES
 from ..models.payout import PAYOUT_STATUSES
 from ..models.system import OUTBOX_STATUSES
@@ -216,6 +217,24 @@ def outbox(args: dict[str, str]) -> Page:
     rows = [OutboxRow(m.id, m.kind, m.status, m.attempts, m.created_at, m.next_attempt_at, m.sent_at,
                       redact(m.last_error, m.payload)) for m, in page.rows]
     return Page(rows, page.next_cursor)
+
+
+def callbacks(args: dict[str, str]) -> Page:
+    """Partners' callbacks (#18) with their attempts, newest first; by merchant and status.
+
+    The body is not shown (it is the partner's business), only where it went and what came back."""
+    errors: dict[str, str] = {}
+    merchant = _merchant(args, errors)
+    status = _choice(args, "status", [s.value for s in CallbackStatus], errors)
+    _raise(errors)
+    stmt = select(ApiCallback)
+    if merchant is not None:
+        stmt = stmt.where(ApiCallback.merchant_id == merchant.id)
+    if status:
+        stmt = stmt.where(ApiCallback.status == status)
+    page = _page(stmt, [(ApiCallback.created_at, datetime), (ApiCallback.id, int)],
+                 lambda r: (r.ApiCallback.created_at, r.ApiCallback.id), args.get("after"))
+    return Page([c for c, in page.rows], page.next_cursor)
 
 
 def audit_log(args: dict[str, str]) -> Page:

@@ -31,3 +31,11 @@ def qr_svg(link: str, title: str) -> Markup:
     code = segno.make_qr(link, error="m")
     return Markup(code.svg_inline(scale=1, border=4, omitsize=True, title=title, svgclass="qr-svg",
                                   lineclass="qr-dark"))
+
+
+def qr_svg_document(link: str) -> bytes:
+    """The link as a standalone SVG file (the partner API's QR picture), 8 px modules."""
+    import io
+    out = io.BytesIO()
+    segno.make_qr(link, error="m").save(out, kind="svg", scale=8, border=4)
+    return out.getvalue()

@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from mkassa.extensions import db
 from mkassa.models import OutboxMessage, Payment, Payout, Shift, utcnow
-from mkassa.services import accept, devices, outbox, payments, payouts, shifts, webhooks
+from mkassa.services import accept, devices, outbox, partner_api, payments, payouts, shifts, webhooks
 
 HERE = Path(__file__).parent
 AXE = (HERE / "vendor" / "axe-core-4.10.3" / "axe.min.js").read_text()
@@ -103,6 +103,7 @@ SCREENS = [
     Screen("shift-settings", "/shifts/settings", ("owner",)),
     Screen("shift-email", "/shifts/email", ("owner",)),
     Screen("notifications", "/notifications", ("owner",)),
+    Screen("api-keys", "/profile/api-keys", ("owner",)),
     # The bank console (desktop).
     Screen("console", "/admin/", ("admin",), thumb=False),
     Screen("console-users", "/admin/users", ("admin",), thumb=False),
@@ -111,6 +112,7 @@ SCREENS = [
     Screen("console-webhooks", "/admin/webhooks", ("admin",), thumb=False),
     Screen("console-outbox", "/admin/outbox", ("admin",), thumb=False),
     Screen("console-audit", "/admin/audit", ("admin",), thumb=False),
+    Screen("console-callbacks", "/admin/callbacks", ("admin",), thumb=False),
     Screen("console-new-merchant", "/admin/merchants/new", ("admin",), thumb=False),
 ]
 LOGINS = {"owner": "demo", "cashier": "cashier", "admin": "operator"}
@@ -170,6 +172,11 @@ class Scene:
             "bank_txn_id": "MB-20261130-000777", "link_type": "dynamic", "transaction_id": paid.public_id,
             "amount": paid.amount, "currency": "417", "paid_at": utcnow().isoformat()}}).encode())
         self.point, self.cashier = demo.points[0].public_id, cashier.public_id
+        # The partner API (#18): a key, and a payment whose callback the partner's server refused.
+        api_key = partner_api.create_key(owner, "Web shop", None, settings).key
+        api_payment, _extra = partner_api.create_payment(api_key, {
+            "amount": 9900, "point_id": self.point, "callback_url": "http://127.0.0.1:9/mkassa/callbacks"}, settings)
+        accept.cancel(api_payment)
         device = devices.start(owner, PIN)
         self.device_token = devices.confirm(device, PIN)
         db.session.commit()

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import CheckConstraint
 
 from mkassa.extensions import db
+from mkassa.models.api import CallbackStatus
 from mkassa.models.payment import PaymentStatus
 from mkassa.models.payout import IN_FLIGHT, PayoutStatus, SandboxPayoutStatus
 from mkassa.models.report import ExportStatus
@@ -15,7 +16,7 @@ from mkassa.templating import STATUS_KINDS
 # table → the enum its status column holds
 COLUMNS = {"payment": PaymentStatus, "payment_day": PaymentStatus, "payout": PayoutStatus,
            "sandbox_bank_payout": SandboxPayoutStatus, "outbox_message": OutboxStatus, "export_job": ExportStatus,
-           "idempotency_key": IdempotencyStatus}
+           "idempotency_key": IdempotencyStatus, "api_callback": CallbackStatus}
 
 
 def _status_check(table: str) -> str:

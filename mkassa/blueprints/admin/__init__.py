@@ -109,6 +109,12 @@ def retry_outbox(msg_id: int):
     return redirect(url_for("admin.outbox", status="dead"), 303)
 
 
+@bp.get("/callbacks")
+@admin_required
+def callbacks():
+    return _table("admin/callbacks.html", console.callbacks, merchants=console.merchant_choices())
+
+
 @bp.get("/workers")
 @admin_required
 def workers():

@@ -8,9 +8,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from ...security import merchant_user_required, owner_required
+from ... import idempotency
+from ...models import ApiCallback, ApiKey
+from ...security import get_scoped_or_404, merchant_user_required, owner_required, scoped
 from ...services import Invalid
-from ...services import org
+from ...services import callbacks, org, partner_api
 from ..common import own_device
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
@@ -28,7 +30,11 @@ SECTIONS = [
     ("account.devices", _l("Devices & passkeys"), ("owner", "cashier")),
     # Payment pushes go to owners only (services/push.py), so only owners get the screen.
     ("notifications.index", _l("Notifications"), ("owner",)),
+    # The partner API's keys and callbacks (#18): the merchant's own systems, so the owner's.
+    ("profile.api_keys", _l("API keys"), ("owner",)),
 ]
+# Callbacks listed under the keys: the latest ones, with every attempt.
+RECENT_CALLBACKS = 20
 
 
 def operator_link(merchant_name: str, login: str, number: str) -> str:
@@ -65,3 +71,38 @@ def point():
             return redirect(url_for("profile.index"))
     return render_template("profile/point.html", points=org.live_points(current_user.merchant_id),
                            errors=errors), (422 if errors else 200)
+
+
+def _api_keys_page(errors: dict[str, str] | None = None, new=None, status: int = 200, name: str = ""):
+    return render_template("profile/api_keys.html", keys=partner_api.owner_keys(current_user),
+                           points=org.live_points(current_user.merchant_id), errors=errors or {}, new=new,
+                           name=name, callbacks=callbacks.recent(scoped(ApiCallback), RECENT_CALLBACKS),
+                           max_keys=partner_api.MAX_KEYS_PER_MERCHANT), status
+
+
+@bp.get("/api-keys")
+@owner_required
+def api_keys():
+    return _api_keys_page()
+
+
+@bp.post("/api-keys")
+@owner_required
+def create_api_key():
+    name = request.form.get("name", "")
+    try:
+        new = partner_api.create_key(current_user, name, request.form.get("point") or None, g.settings)
+    except Invalid as exc:
+        return _api_keys_page(exc.errors, status=422, name=name)
+    # The secrets are in this answer only: a retry of the same form gets the list, never them again.
+    idempotency.store_instead(redirect(url_for("profile.api_keys"), 303))
+    return _api_keys_page(new=new, status=201)
+
+
+@bp.post("/api-keys/<key_id>/revoke")
+@owner_required
+def revoke_api_key(key_id: str):
+    key = get_scoped_or_404(ApiKey, key_id)
+    partner_api.revoke_key(current_user, key)
+    flash(_("The key %(name)s is revoked: it no longer works.", name=key.name), "success")
+    return redirect(url_for("profile.api_keys"), 303)
