@@ -1,6 +1,6 @@
 """All models, imported here so that Alembic and the app see one metadata."""
 from .access import AuthAttempt, Device, OneTimeCode, OtpFailure, OtpLock, Passkey, WebAuthnChallenge
-from .bank import BankWebhookEvent, SandboxBankPayment
+from .bank import BankWebhookEvent, SandboxBankPayment, SandboxCardPayment
 from .base import utcnow
 from .ledger import LedgerAccount, LedgerEntry, LedgerTransfer
 from .merchant import Merchant, Point
@@ -14,5 +14,5 @@ from .user import User, UserSession
 
 __all__ = [
     "AuditEvent", "AuthAttempt", "Device", "OneTimeCode", "OtpFailure", "OtpLock", "Passkey", "WebAuthnChallenge", "BankWebhookEvent", "ExportJob", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
-    "JobState", "OutboxMessage", "Payment", "PaymentDay", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxSms", "Shift", "User", "UserSession", "WorkerHeartbeat", "utcnow",
+    "JobState", "OutboxMessage", "Payment", "PaymentDay", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxCardPayment", "SandboxSms", "Shift", "User", "UserSession", "WorkerHeartbeat", "utcnow",
 ]
