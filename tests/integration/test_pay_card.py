@@ -448,3 +448,32 @@ def test_no_card_number_is_kept_in_the_database_the_logs_or_the_outbox(client, a
     assert _luhn_runs(f"x {PAN} y") == [PAN] and _luhn_runs("4111 1111-1111 1111")  # the scan sees them
     assert not leaks
     assert not _luhn_runs(caplog.text)
+
+
+def test_an_approved_card_payment_counts_in_the_shift_report_and_reaches_the_owners_phone(app, client, demo):
+    import io
+
+    import openpyxl
+
+    from mkassa.models import OutboxMessage, PushSubscription
+    from mkassa.services import shift_report, shifts
+    db.session.get(Merchant, demo.merchant.id).shift_mode = True
+    db.session.add(PushSubscription(user_id=demo.owner.id, endpoint="https://fcm.googleapis.com/fcm/send/x",
+                                    p256dh="p", auth="a"))
+    db.session.commit()
+    shift = shifts.open_shift(demo.cashier)
+    db.session.commit()
+    payment = new_card_payment(demo.cashier)
+    assert payment.shift_id == shift.id
+    assert post_event(client, approved(payment)).status_code == 200
+    db.session.commit()
+    [push] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "push")).all()
+    assert "120" in push.payload["title"]
+    summary = shifts.summarize(shift)
+    assert [(line.method, line.status, line.count, line.amount) for line in summary.lines] == [
+        ("card", "succeeded", 1, 12000)]
+    out = io.BytesIO()
+    shift_report.write_xlsx(out, shift, summary)
+    cells = [str(c) for row in openpyxl.load_workbook(io.BytesIO(out.getvalue())).active.iter_rows(values_only=True)
+             for c in row]
+    assert MASK in cells and "Card" in cells
