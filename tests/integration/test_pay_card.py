@@ -477,3 +477,46 @@ def test_an_approved_card_payment_counts_in_the_shift_report_and_reaches_the_own
     cells = [str(c) for row in openpyxl.load_workbook(io.BytesIO(out.getvalue())).active.iter_rows(values_only=True)
              for c in row]
     assert MASK in cells and "Card" in cells
+
+
+def test_the_production_adapter_asks_the_core_bank_for_a_card_payment(app, demo, monkeypatch):
+    """`find_card_payment` against a local core banking API: GET /card-payments?payment_id=…, with the
+    token; the answer is applied like the sandbox's, a card number in it never kept."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from .test_outage_drills import production_adapters
+    answers: dict[str, dict] = {}
+    asked: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            parts = urlsplit(self.path)
+            asked.append((parts.path, self.headers.get("Authorization", "")))
+            body = json.dumps({"payment": answers.get(parse_qs(parts.query)["payment_id"][0])}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        payment = new_card_payment(demo.cashier)
+        unknown = new_card_payment(demo.cashier, "50")
+        answers[payment.public_id] = {"status": "approved", "amount": 12000, "currency": "417",
+                                      "rrn": "612345678901", "auth_code": "A1B2C3", "card_mask": MASK}
+        production_adapters(app, monkeypatch, corebank_url=f"http://127.0.0.1:{server.server_port}")
+        with time_machine.travel(unknown.expires_at + timedelta(seconds=1), tick=False):
+            assert card.reconcile_overdue() == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == [("/card-payments", "Bearer bank-token")] * 2
+    paid = reload(payment)
+    assert (paid.status, paid.card_mask, paid.rrn) == ("succeeded", MASK, "612345678901")
+    assert reload(unknown).status == "expired"
