@@ -520,3 +520,18 @@ def test_the_production_adapter_asks_the_core_bank_for_a_card_payment(app, demo,
     paid = reload(payment)
     assert (paid.status, paid.card_mask, paid.rrn) == ("succeeded", MASK, "612345678901")
     assert reload(unknown).status == "expired"
+
+
+def test_in_production_card_sends_the_phone_to_the_mpos_app(app, client, auth, demo, monkeypatch):
+    from .test_outage_drills import production_adapters
+    auth.login("cashier")
+    csrf = auth.csrf("/pay/")
+    production_adapters(app, monkeypatch, corebank_url="http://127.0.0.1:1")
+    response = client.post("/pay/card", data={"amount": "120,00", "csrf_token": csrf})
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    db.session.commit()
+    payment = db.session.scalar(select(Payment).where(Payment.method == "card", Payment.status == "pending"))
+    assert location == (f"intent://pay?payment_id={payment.public_id}&amount=12000&return_url="
+                        f"http%3A%2F%2Flocalhost%2Fpay%2F{payment.public_id}#Intent;scheme=mpos;"
+                        "package=kg.mbank.mpos;S.browser_fallback_url=http%3A%2F%2Flocalhost%2Fpay%2Fmpos-missing;end")
