@@ -373,7 +373,18 @@ def test_the_simulator_never_sends_the_phone_off_site(client, demo):
 # --------------------------------------------------------------------- 5. everywhere it shows
 
 
-def test_a_card_payment_shows_in_history_reports_console_and_excel(client, auth, demo, admin_user):
+def statement_payments(client) -> int:
+    """What the owner's statement shows as received by payments today, in processing."""
+    html = client.get("/account/").get_data(as_text=True)
+    section = html.split('data-testid="statement-processing"')[1].split("</section>")[0]
+    found = re.search(r'data-kind="payment" data-amount="(-?\d+)"', section)
+    return int(found.group(1)) if found else 0
+
+
+def test_a_card_payment_shows_in_history_reports_statement_console_and_excel(client, auth, demo, admin_user):
+    auth.login("demo")
+    in_statement = statement_payments(client)
+    auth.logout()
     payment = new_card_payment(demo.owner, "250,00")
     assert post_event(client, approved(payment)).status_code == 200
     failed = new_card_payment(demo.owner, "70,00")
@@ -390,6 +401,7 @@ def test_a_card_payment_shows_in_history_reports_console_and_excel(client, auth,
     cells = [str(cell) for row in openpyxl.load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True)
              for cell in row]
     assert MASK in cells and payment.public_id in cells
+    assert statement_payments(client) == in_statement + 25000
     auth.logout()
     auth.login("operator", "operator-pass-1")
     console = client.get("/admin/payments").get_data(as_text=True)
