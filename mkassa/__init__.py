@@ -82,6 +82,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from .services import rollup  # noqa: F401  (keeps payment_day exact on every flush)
     from .services import housekeeping  # noqa: F401  (registers its periodic jobs)
     from .services import callbacks  # noqa: F401  (queues partners' callbacks on every flush)
+    from .services import card  # noqa: F401  (registers its periodic job)
     migrate.init_app(app, db, directory=str(_root() / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)

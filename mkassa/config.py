@@ -89,6 +89,13 @@ class Settings:
     # Largest amount one payment may carry, tyiyn (1 000 000 som).
     max_payment_tyiyn: int = 100_000_000
     payment_lifetime_seconds: int = 60
+    # Card payments (bank-interface.md §5): how MKASSA opens the Bank's MPOS app. Empty: the default of
+    # the mode (services.card: the MPOS simulator in the sandbox, an Android intent: URL in production).
+    # Placeholders: {payment_id}, {amount} (tyiyn), {return_url}, {fallback_url} (URL-encoded), {package}.
+    mpos_url_template: str = ""
+    mpos_package: str = "kg.mbank.mpos"
+    # How long a card payment waits for the Bank's word before "Check status" asks and it may expire.
+    card_answer_seconds: int = 120
     # Sandbox: delay before a received payment settles to "available" (seconds).
     sandbox_settle_seconds: int = 10
     sandbox_payout_seconds: int = 15
@@ -168,6 +175,11 @@ class Settings:
             raise UnsafeConfiguration("SHIFT_AUTOCLOSE_HOUR must be an hour from 0 to 23")
         if not 0 < self.max_payment_tyiyn <= MAX_AMOUNT:  # the one ceiling of every amount (money.py)
             raise UnsafeConfiguration(f"MAX_PAYMENT_TYIYN must be from 1 to {MAX_AMOUNT}")
+        if self.card_answer_seconds <= 0:
+            raise UnsafeConfiguration("CARD_ANSWER_SECONDS must be a positive number of seconds")
+        if self.mpos_url_template and not all(f"{{{name}}}" in self.mpos_url_template
+                                              for name in ("payment_id", "amount", "return_url")):
+            raise UnsafeConfiguration("MPOS_URL_TEMPLATE must carry {payment_id}, {amount} and {return_url}")
         if self.trusted_proxies < 0:
             raise UnsafeConfiguration("TRUSTED_PROXIES must be 0 or more")
         if self.public_base_url and not _is_origin(self.public_base_url):

@@ -68,3 +68,23 @@ def mask_pans(text: str) -> str:
 
 def mask_optional(text: str | None) -> str | None:
     return None if text is None else mask_pans(text)
+
+
+def has_pan(text: str) -> bool:
+    """True when `text` holds a card number (a Luhn-valid run of 13 to 19 digits, as `mask_pans` finds)."""
+    return mask_pans(text) != text
+
+
+# A masked card as MPOS shows it ("4169 **** **** 1234", "416901******1234"): 13 to 19 places, digits
+# only in the first KEEP_FIRST and the last KEEP_LAST, the rest hidden; groups split by a space or dash.
+CARD_MASK_MAX_LENGTH = 32
+_MASK_SHAPE = re.compile(r"[0-9*]+(?:[ -][0-9*]+)*")
+_MASK_PLACES = re.compile(r"([0-9]{0,%d})(\*+)([0-9]{0,%d})" % (KEEP_FIRST, KEEP_LAST))
+
+
+def is_card_mask(text: str) -> bool:
+    """True when `text` is a masked card showing at most the first six and the last four digits."""
+    if len(text) > CARD_MASK_MAX_LENGTH or not _MASK_SHAPE.fullmatch(text):
+        return False
+    places = text.replace(" ", "").replace("-", "")
+    return PAN_MIN_DIGITS <= len(places) <= PAN_MAX_DIGITS and _MASK_PLACES.fullmatch(places) is not None

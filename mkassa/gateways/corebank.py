@@ -1,4 +1,4 @@
-"""Status queries to the Bank (bank-interface.md §2): what the Bank knows about a QR payment.
+"""Status queries to the Bank (bank-interface.md §2): what the Bank knows about a QR or card payment.
 
 Used by reconciliation, so that a lost notification is repaired, and by the cashier's "check status".
 Two adapters: the sandbox reads what the sandbox bank's payer page paid (`gateways.sandbox.corebank`);
@@ -58,6 +58,39 @@ def _find_in_core_banking(settings, transaction_id: str) -> BankPayment | None:
     return BankPayment(found["status"], found.get("bank_txn_id"), transaction_id, found.get("amount"),
                        found.get("currency"), payer.get("bank"), payer.get("name_masked"), paid_at,
                        found.get("reason"))
+
+
+# -------------------------------------------------------------------------------- card payments
+# bank-interface.md §2 and §5: what the Bank knows of a card payment MPOS took, by MKASSA's payment id.
+
+@dataclass(frozen=True)
+class BankCardPayment:
+    """The Bank's view of one card payment, shaped like a `card.approved` / `card.declined` event."""
+
+    status: str  # "approved" | "declined"
+    payment_id: str
+    amount: int | None
+    currency: str | None
+    rrn: str | None = None
+    auth_code: str | None = None
+    card_mask: str | None = None  # masked by the Bank; MKASSA checks it again before keeping it
+    reason: str | None = None
+
+
+def find_card_payment(payment_id: str) -> BankCardPayment | None:
+    """The Bank's record of the card payment MPOS took for `payment_id`, or None if it has none."""
+    settings = current_app.extensions["mkassa.settings"]
+    if settings.sandbox:
+        return sandbox.find_card_payment(payment_id)
+    url = f"{settings.corebank_url.rstrip('/')}/card-payments?" + urllib.parse.urlencode({"payment_id": payment_id})
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {settings.corebank_token}",
+                                                   "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
+        found = json.load(response).get("payment")
+    if not found:
+        return None
+    return BankCardPayment(found["status"], payment_id, found.get("amount"), found.get("currency"),
+                           found.get("rrn"), found.get("auth_code"), found.get("card_mask"), found.get("reason"))
 
 
 # ------------------------------------------------------------------------------------- payouts

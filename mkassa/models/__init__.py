@@ -1,7 +1,7 @@
 """All models, imported here so that Alembic and the app see one metadata."""
 from .api import ApiCallback, ApiCallbackAttempt, ApiKey, ApiPayment
 from .access import AuthAttempt, Device, OneTimeCode, OtpFailure, OtpLock, Passkey, WebAuthnChallenge
-from .bank import BankWebhookEvent, SandboxBankPayment
+from .bank import BankWebhookEvent, SandboxBankPayment, SandboxCardPayment
 from .base import utcnow
 from .ledger import LedgerAccount, LedgerEntry, LedgerTransfer
 from .merchant import Merchant, Point
@@ -15,5 +15,5 @@ from .user import User, UserSession
 
 __all__ = [
     "ApiCallback", "ApiCallbackAttempt", "ApiKey", "ApiPayment", "AuditEvent", "AuthAttempt", "Device", "OneTimeCode", "OtpFailure", "OtpLock", "Passkey", "WebAuthnChallenge", "BankWebhookEvent", "ExportJob", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
-    "JobState", "OutboxMessage", "Payment", "PaymentDay", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxSms", "Shift", "User", "UserSession", "WorkerHeartbeat", "utcnow",
+    "JobState", "OutboxMessage", "Payment", "PaymentDay", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxCardPayment", "SandboxSms", "Shift", "User", "UserSession", "WorkerHeartbeat", "utcnow",
 ]

@@ -56,3 +56,28 @@ class SandboxBankPayment(db.Model):
     payer_bank: Mapped[str] = mapped_column(String(64))
     payer_name_masked: Mapped[str] = mapped_column(String(64))
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The MPOS simulator's answers: what the sandbox bank says of a card payment (`find_card_payment`).
+SANDBOX_CARD_RESULTS = ("approved", "declined")
+
+
+class SandboxCardPayment(db.Model):
+    """A card result the sandbox bank's MPOS simulator produced, once per payment: what
+    `find_card_payment` answers in the sandbox. Holds a masked card only, as MPOS would."""
+
+    __tablename__ = "sandbox_card_payment"
+    __table_args__ = (CheckConstraint(f"amount > 0 AND amount <= {MAX_AMOUNT}", name="amount_range"),
+                      CheckConstraint("result IN ('approved', 'declined')", name="result"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # MKASSA's payment public id, as MPOS received it; one result per payment.
+    payment_id: Mapped[str] = mapped_column(String(26), unique=True)
+    result: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    rrn: Mapped[str | None] = mapped_column(String(32))
+    auth_code: Mapped[str | None] = mapped_column(String(16))
+    card_mask: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,4 @@
-"""Accepting a payment by QR: create it, show its link, cancel it, confirm it from the Bank's word.
+"""Accepting a payment by QR (cards: services.card): create it, show its link, cancel it, confirm it from the Bank's word.
 
 Every change of a payment's status is published to live screens after the commit; a screen then
 re-reads the database, so only what the server has confirmed is ever shown.
@@ -36,6 +36,12 @@ def create_qr_payment(user: User, amount_text: str, settings: Settings, now: dat
     A cashier's payment lands on the cashier's point; an owner's on the point he chose (M5.4).
     In shift mode it needs an open shift (shifts.ShiftRequired otherwise) and belongs to it (M5.5).
     """
+    return new_payment(user, amount_text, settings, "qr", settings.payment_lifetime_seconds, now)
+
+
+def new_payment(user: User, amount_text: str, settings: Settings, method: str, lifetime_seconds: int,
+                now: datetime | None = None) -> Payment:
+    """A pending payment of either method: the same amount and shift rules for QR and card."""
     shift = shifts.require_open_shift(user)
     try:
         amount = read_amount(amount_text, maximum=settings.max_payment_tyiyn)
@@ -43,9 +49,9 @@ def create_qr_payment(user: User, amount_text: str, settings: Settings, now: dat
         params = {name: money(tyiyn) for name, tyiyn in exc.params.items()}
         raise Invalid({"amount": _(str(exc), **params)}) from None
     now = now or utcnow()
-    payment = Payment(merchant_id=user.merchant_id, point_id=user.point_id, cashier_id=user.id, method="qr",
+    payment = Payment(merchant_id=user.merchant_id, point_id=user.point_id, cashier_id=user.id, method=method,
                       link_type="dynamic", amount=amount, currency=CURRENCY_KGS, status="pending",
-                      created_at=now, expires_at=now + timedelta(seconds=settings.payment_lifetime_seconds),
+                      created_at=now, expires_at=now + timedelta(seconds=lifetime_seconds),
                       shift_id=shift.id if shift else None)
     db.session.add(payment)
     db.session.flush()
@@ -91,17 +97,22 @@ def confirm_success(payment: Payment, success: Success) -> bool:
     """
     if payment.status == "succeeded":
         return False
-    payments.transition(payment, "succeeded", success.paid_at)
-    payment.paid_at = success.paid_at
     payment.bank_txn_id = success.bank_txn_id
     # The Bank's free text is stored masked: a card number in it is never kept (mkassa.pan).
     payment.payer_bank, payment.payer_name_masked = mask_optional(success.payer_bank), mask_optional(
         success.payer_name_masked)
+    mark_paid(payment, success.paid_at)
+    return True
+
+
+def mark_paid(payment: Payment, paid_at: datetime) -> None:
+    """Succeeded and credited, with the owners told: the end of every payment the Bank confirmed."""
+    payments.transition(payment, "succeeded", paid_at)
+    payment.paid_at = paid_at
     db.session.flush()
-    payments.credit(payment, at=success.paid_at)
+    payments.credit(payment, at=paid_at)
     signals.payment_succeeded.send(payment)
     announce(payment)
-    return True
 
 
 def record_failure(payment: Payment, reason: str | None) -> None:
@@ -157,7 +168,8 @@ def reconcile_overdue() -> int:
     """
     now = utcnow()
     overdue = db.session.execute(
-        select(Payment.id, Payment.public_id).where(Payment.status == "pending", Payment.expires_at <= now)
+        select(Payment.id, Payment.public_id).where(Payment.status == "pending", Payment.method == "qr",
+                                                    Payment.expires_at <= now)
         .order_by(Payment.expires_at).limit(JOB_BATCH_SIZE)).all()
     db.session.commit()
     for payment_id, public_id in overdue:

@@ -70,3 +70,16 @@ def create_merchant(data: dict[str, str], actor: User) -> tuple[Merchant, User]:
                              login=owner.login, password=password))
     audit.record(actor, "merchant.create", merchant_id=merchant.id, obj=merchant)
     return merchant, owner
+
+
+def set_mpos_contract(merchant: Merchant, on: bool, actor: User) -> Merchant:
+    """The Bank signs (or ends) a merchant's MPOS contract: its people may take cards (M9.2). Audited."""
+    if merchant.has_mpos_contract != on:
+        merchant.has_mpos_contract = on
+        audit.record(actor, "merchant.mpos_on" if on else "merchant.mpos_off", merchant_id=merchant.id,
+                     obj=merchant)
+    return merchant
+
+
+def merchant_by_public_id(public_id: str) -> Merchant | None:
+    return db.session.scalar(select(Merchant).where(Merchant.public_id == public_id))

@@ -37,7 +37,7 @@ from ..money import MAX_AMOUNT
 from ..pan import mask_pans
 from .upsert import insert_unless_exists
 from .accept import Success, confirm_success, record_failure
-from . import payouts
+from . import card, payouts
 
 BANK_REF_MAX = 64
 
@@ -328,4 +328,38 @@ def _payout_result(data: dict[str, Any], succeeded: bool) -> str:
                                          _text(data, "bank_ref", required=False),
                                          _text(data, "reason", required=False, limit=200))
     except payouts.BankResultRefused as exc:
+        raise Mismatch(exc.reason) from None
+
+
+@handler("card.approved")
+def _card_approved(data: dict[str, Any], facts: Facts) -> tuple[str, Payment | None]:
+    return _card_result(data, facts, approved=True)
+
+
+@handler("card.declined")
+def _card_declined(data: dict[str, Any], facts: Facts) -> tuple[str, Payment | None]:
+    return _card_result(data, facts, approved=False)
+
+
+def _card_result(data: dict[str, Any], facts: Facts, approved: bool) -> tuple[str, Payment]:
+    """MPOS's result, confirmed by the Bank (bank-interface.md §1, §5): keyed by MKASSA's `payment_id`.
+
+    Any field holding a full card number refuses the whole event, before anything is read from it
+    (the body is kept masked, services.webhooks.ingest); the currency, when sent, must be the payment's.
+    """
+    try:
+        card.refuse_card_numbers(data)
+        payment_id = _text(data, "payment_id", limit=32)
+        amount = _amount(data)
+        facts.amount = amount
+        rrn = data.get("rrn")
+        facts.bank_txn_id = rrn[:BANK_REF_MAX] if isinstance(rrn, str) and rrn else None
+        currency = data.get("currency", CURRENCY_KGS)
+        result = card.read_result(approved, data, amount, str(currency))
+        payment = card.lock(payment_id)
+        if payment is None:
+            raise Mismatch(f"unknown payment_id {payment_id}")
+        facts.payment_id = payment.id
+        return card.apply_result(payment, result), payment
+    except card.CardRefused as exc:
         raise Mismatch(exc.reason) from None

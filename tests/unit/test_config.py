@@ -114,3 +114,15 @@ def test_production_app_does_not_mount_the_sandbox(tmp_path):
     app = create_app(Settings(**{**GOOD_PRODUCTION, "database_url": "postgresql+psycopg://postgres@127.0.0.1:1/x",
                                  "instance_path": str(tmp_path)}))
     assert not any(rule.endpoint.startswith("sandbox.") for rule in app.url_map.iter_rules())
+
+
+@pytest.mark.parametrize("template", ["mpos://pay?id={payment_id}&sum={amount}", "mpos://pay"])
+def test_an_mpos_url_template_must_carry_the_payment_amount_and_return_url(template):
+    with pytest.raises(UnsafeConfiguration, match="MPOS_URL_TEMPLATE"):
+        Settings(mpos_url_template=template).check()
+    Settings(mpos_url_template="mpos://pay?id={payment_id}&sum={amount}&back={return_url}").check()
+
+
+def test_card_answer_seconds_must_be_positive():
+    with pytest.raises(UnsafeConfiguration, match="CARD_ANSWER_SECONDS"):
+        Settings(card_answer_seconds=0).check()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -88,3 +90,58 @@ def test_the_length_limits_hold_at_their_boundaries():
         number += check_digit(number)
         masked = mask_pans(f"n={number};")
         assert (masked != f"n={number};") == (PAN_MIN_DIGITS <= length <= PAN_MAX_DIGITS), length
+
+
+# ------------------------------------------------------------------- masked cards (#15, item 4)
+from mkassa.pan import has_pan, is_card_mask  # noqa: E402
+
+
+@given(written())
+def test_a_written_card_number_is_found_and_is_never_a_mask(case):
+    pan, text = case
+    assert has_pan(f"card {text}.")
+    assert not is_card_mask(text)
+
+
+@st.composite
+def masks(draw):
+    """A masked card as MPOS writes it: up to the first six and the last four digits shown."""
+    length = draw(st.integers(PAN_MIN_DIGITS, PAN_MAX_DIGITS))
+    first = draw(st.integers(0, KEEP_FIRST))
+    last = draw(st.integers(0, KEEP_LAST))
+    places = (draw(st.text("0123456789", min_size=first, max_size=first)) + "*" * (length - first - last)
+              + draw(st.text("0123456789", min_size=last, max_size=last)))
+    cuts = sorted(draw(st.sets(st.integers(1, length - 1), max_size=4)))
+    separator = draw(st.sampled_from([" ", "-"]))
+    return separator.join(places[a:b] for a, b in zip([0, *cuts], [*cuts, length]))
+
+
+@given(masks())
+@example("4169 **** **** 1234")
+@example("416958******1234")
+def test_a_mask_showing_six_and_four_at_most_is_taken_and_holds_no_card_number(mask):
+    assert is_card_mask(mask)
+    assert not has_pan(mask)
+
+
+@given(masks(), st.integers(0, 20))
+def test_showing_one_digit_more_than_allowed_is_refused(mask, where):
+    places = mask.replace(" ", "").replace("-", "")
+    hidden = [i for i, c in enumerate(places) if c == "*"]
+    first_star, last_star = hidden[0], hidden[-1]
+    # reveal the digit next to the visible start or end: beyond six first or four last, or one star left
+    reveal = first_star if where % 2 else last_star
+    revealed = places[:reveal] + "7" + places[reveal + 1:]
+    shown_first = len(revealed) - len(revealed.lstrip("0123456789"))
+    shown_last = len(revealed) - len(revealed.rstrip("0123456789"))
+    if "*" in revealed and shown_first <= KEEP_FIRST and shown_last <= KEEP_LAST:
+        assert is_card_mask(revealed)
+    else:
+        assert not is_card_mask(revealed)
+
+
+@pytest.mark.parametrize("text", ["", "****", "4169 **** **** 12345", "41695812******1234", "4169 ** 1234",
+                                  "4169 **** **** 1234 ", "4169  **** **** 1234", "4169 ****\u00a0**** 1234",
+                                  "4169 **x* **** 1234", "*" * 33])
+def test_what_is_not_a_masked_card(text):
+    assert not is_card_mask(text)

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from ...security import admin_required
 from ...services import Conflict, Invalid, console
-from ...services.merchants import create_merchant
+from ...services.merchants import create_merchant, merchant_by_public_id, set_mpos_contract
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -49,6 +49,18 @@ def new_merchant():
                     name=merchant.display_name, login=owner.login), "success")
             return redirect(url_for("admin.index"))
     return render_template("admin/merchant_form.html", form=request.form, errors=errors), (422 if errors else 200)
+
+
+@bp.post("/merchants/<merchant_id>/mpos")
+@admin_required
+def set_mpos(merchant_id: str):
+    """The MPOS contract flag: with it, the merchant's people see "Card" on the accept screen."""
+    merchant = merchant_by_public_id(merchant_id) or abort(404)
+    on = request.form.get("on") == "1"
+    set_mpos_contract(merchant, on, current_user)
+    flash(_("%(name)s may now take card payments through MPOS.", name=merchant.display_name) if on
+          else _("%(name)s no longer takes card payments.", name=merchant.display_name), "success")
+    return redirect(url_for("admin.index", q=request.form.get("q") or None))
 
 
 @bp.get("/users")

@@ -1,4 +1,5 @@
-"""Accept payment (M9): amount → dynamic QR → success, live over SSE with a polling fallback."""
+"""Accept payment (M9): amount → dynamic QR, or card through MPOS (M9.2) → success, live over SSE with a
+polling fallback."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -10,12 +11,14 @@ from ... import live
 from ...extensions import db
 from ...htmx import wants_fragment
 from ...models import Payment, utcnow
-from ...security import get_scoped_or_404, merchant_user_required, passive
-from ...services import ServiceError, accept, shifts
+from ...security import get_scoped_or_404, make_public, merchant_user_required, passive
+from ...services import ServiceError, accept, card, shifts
 from ...services.qr import qr_svg
 from ..common import form_page, public_url
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
+# Where Chrome lands when MPOS is not installed (the intent's S.browser_fallback_url): help, no data.
+make_public("pay.mpos_missing")
 
 
 @bp.get("/")
@@ -37,6 +40,27 @@ def create():
     except ServiceError as exc:
         return form_page("pay/new.html", exc.form_errors("amount"), exc.status, amount=amount)
     return redirect(url_for("pay.show", public_id=payment.public_id), 303)
+
+
+@bp.post("/card")
+@merchant_user_required
+def create_card():
+    """"Card": a pending card payment, then off to MPOS (bank-interface.md §5)."""
+    amount = request.form.get("amount", "")
+    try:
+        payment = card.create_card_payment(current_user, amount, g.settings)
+    except shifts.ShiftRequired:
+        return render_template("shifts/required.html", next_url=url_for("pay.new", amount=amount)), 409
+    except ServiceError as exc:
+        return form_page("pay/new.html", exc.form_errors("amount"), exc.status, amount=amount)
+    # MPOS comes back to the payment's own page; its query is a hint for wording, never its status.
+    return_url = public_url("pay.show", public_id=payment.public_id)
+    return redirect(card.mpos_url(payment, return_url, public_url("pay.mpos_missing"), g.settings), 303)
+
+
+@bp.get("/mpos-missing")
+def mpos_missing():
+    return render_template("pay/mpos_missing.html")
 
 
 @bp.get("/<public_id>")
@@ -76,14 +100,14 @@ def check(public_id: str):
     payment = get_scoped_or_404(Payment, public_id)
     if payment.status != "pending":
         return _after_action(payment)
-    payment_id = payment.id
+    payment_id, service = payment.id, card if payment.method == "card" else accept
     db.session.commit()  # nothing written yet: this ends the read transaction before the call
     try:
-        found = accept.ask_bank(public_id)
+        found = service.ask_bank(public_id)
     except OSError:  # refused, timed out, or an HTTP error: the Bank did not answer
         flash(_("The bank did not answer. Please try again in a minute."), "error")
         return _after_action(get_scoped_or_404(Payment, public_id))
-    return _after_action(accept.apply_bank_answer(payment_id, found))
+    return _after_action(service.apply_bank_answer(payment_id, found))
 
 
 @bp.get("/<public_id>/events")
@@ -108,8 +132,14 @@ def _live_update(public_id: str, opening: bool) -> live.Update:
 
 
 def _view_context(payment: Payment, polling: bool = False) -> dict:
-    context = {"payment": payment, "polling": polling, "link": None, "svg": None}
-    if payment.status == "pending":
+    # What MPOS said on return: wording only (a forged "approved" shows "waiting for the bank" still).
+    hint = request.args.get("mpos")
+    context = {"payment": payment, "polling": polling, "link": None, "svg": None,
+               "mpos_hint": hint if hint in card.MPOS_HINTS else None}
+    if payment.status == "pending" and payment.method == "card":
+        left = int((payment.expires_at - utcnow()).total_seconds()) if payment.expires_at else 0
+        context.update(seconds_left=max(left, 0))
+    elif payment.status == "pending":
         link = accept.payment_link(payment, g.settings)
         left = int((payment.expires_at - utcnow()).total_seconds()) if payment.expires_at else 0
         context.update(link=link, svg=qr_svg(link, payment.merchant.display_name), seconds_left=max(left, 0))

@@ -1,5 +1,6 @@
 """The sandbox bank's payer (bank-interface.md §6): pays an ELQR link like a bank app, then notifies
-MKASSA with a signed webhook over real HTTP, on time, late, twice or out of order.
+MKASSA with a signed webhook over real HTTP, on time, late, twice or out of order. Its MPOS simulator
+(§5) takes a card payment: approves or declines it and notifies MKASSA the same way.
 """
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from ... import elqr
 from ...config import Settings
 from ...extensions import db
-from ...models import OutboxMessage, SandboxBankPayment, utcnow
+from ...models import OutboxMessage, SandboxBankPayment, SandboxCardPayment, utcnow
+from ...models.payment import CURRENCY_KGS
+from ...money import MAX_AMOUNT
 from ...money import MoneyError
 from ...services import Invalid, outbox
 from ...formatting import money, read_amount
@@ -127,6 +131,48 @@ def send(url: str, secret: str, webhook_id: str, body: str, now: datetime | None
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+# ------------------------------------------------------------------------------ MPOS simulator
+# What MPOS does with a card: approve, decline, cancel (the cardholder gave up: nothing charged, nothing
+# sent) or approve and never tell (the notification is lost: only "Check status" finds it).
+MPOS_ACTIONS = ("approve", "decline", "cancel", "silent")
+# Test cards, masked as MPOS shows them: a full card number never leaves MPOS.
+MPOS_CARDS = ("4169 58** **** 1234", "5440 12** **** 0071", "9417 00** **** 5512")
+MPOS_DECLINE_REASON = "Insufficient funds"
+
+
+def mpos_amount(text: str) -> int:
+    """The amount MKASSA passed to MPOS (tyiyn): a whole number within the one ceiling."""
+    if not text.isdigit() or not 0 < int(text) <= MAX_AMOUNT:
+        raise Invalid({"amount": _("The amount is not a whole number of tyiyn from 1 to %(max)s.", max=MAX_AMOUNT)})
+    return int(text)
+
+
+def mpos_take(payment_id: str, amount: int, action: str, card_mask: str) -> SandboxCardPayment | None:
+    """The sandbox bank's record of what MPOS did (None for a cancel); one result per payment, the
+    first one kept, as the Bank would."""
+    if action == "cancel":
+        return None
+    existing = db.session.scalar(select(SandboxCardPayment).where(SandboxCardPayment.payment_id == payment_id))
+    if existing is not None:
+        return existing
+    approved = action != "decline"
+    row = SandboxCardPayment(payment_id=payment_id, result="approved" if approved else "declined", amount=amount,
+                             currency=CURRENCY_KGS, card_mask=card_mask if card_mask in MPOS_CARDS else MPOS_CARDS[0],
+                             rrn=f"{uuid.uuid4().int % 10**12:012d}" if approved else None,
+                             auth_code=f"{uuid.uuid4().int % 10**6:06d}" if approved else None,
+                             reason=None if approved else MPOS_DECLINE_REASON, created_at=utcnow())
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def card_event(row: SandboxCardPayment) -> dict[str, Any]:
+    """The `card.approved` / `card.declined` notification of an MPOS result (bank-interface.md §1)."""
+    return {"type": f"card.{row.result}", "data": {
+        "payment_id": row.payment_id, "amount": row.amount, "currency": row.currency, "rrn": row.rrn,
+        "auth_code": row.auth_code, "card_mask": row.card_mask, "reason": row.reason}}
 
 
 @outbox.handler("sandbox_webhook")

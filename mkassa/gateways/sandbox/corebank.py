@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
-from ...models import SandboxBankPayment, SandboxBankPayout, utcnow
+from ...models import SandboxBankPayment, SandboxBankPayout, SandboxCardPayment, utcnow
 from .. import corebank
 
 # The sandbox fails every payout whose amount ends in this many tyiyn (e.g. 100,13 som), so that a
@@ -23,6 +23,15 @@ def find_payment(transaction_id: str) -> corebank.BankPayment | None:
         return None
     return corebank.BankPayment("succeeded", row.bank_txn_id, transaction_id, row.amount, row.currency,
                                 row.payer_bank, row.payer_name_masked, row.paid_at)
+
+
+def find_card_payment(payment_id: str) -> corebank.BankCardPayment | None:
+    """What the MPOS simulator answered for the payment (approve / decline, "no answer" included)."""
+    row = db.session.scalar(select(SandboxCardPayment).where(SandboxCardPayment.payment_id == payment_id))
+    if row is None:
+        return None
+    return corebank.BankCardPayment(row.result, payment_id, row.amount, row.currency, row.rrn, row.auth_code,
+                                    row.card_mask, row.reason)
 
 
 def request_payout(settings, payout_id: str, mbank_phone: str, amount: int) -> None:

@@ -1,11 +1,14 @@
 """The sandbox bank's pages (mounted only when BANK_MODE=sandbox): the SMS and e-mail outboxes, the payer…"""
 from __future__ import annotations
 
-from urllib.parse import quote
+import json
+from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ...blueprints.common import safe_next
 from ...extensions import db
 from ...models import SandboxSms
 from ...security import not_a_page
@@ -105,3 +108,61 @@ def payer_pay():
 
 def _payer_choices() -> dict:
     return {"banks": bank.PAYER_BANKS, "deliveries": bank.DELIVERIES}
+
+
+# ------------------------------------------------------------------------------ MPOS simulator
+
+
+def _mpos_return_path(return_url: str) -> str | None:
+    """The page of this app MPOS sends the person back to. MKASSA gives an absolute URL on its public
+    address; the simulator is part of the same app, so it keeps the path and query only (the test
+    servers listen on other ports than PUBLIC_BASE_URL says), and never leads off-site."""
+    parts = urlsplit(return_url)
+    if parts.scheme not in ("", "http", "https"):
+        return None
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
+def _with_hint(path: str, hint: str | None) -> str:
+    if hint is None:
+        return path
+    return f"{path}{'&' if '?' in path else '?'}mpos={hint}"
+
+
+@bp.get("/mpos")
+def mpos():
+    """The MPOS app, as MKASSA opens it: `?payment_id=…&amount=…&return_url=…`."""
+    args = request.args
+    errors = {}
+    try:
+        amount = bank.mpos_amount(args.get("amount", ""))
+    except Invalid as exc:
+        amount, errors = None, exc.errors
+    if _mpos_return_path(args.get("return_url", "")) is None:
+        errors["return_url"] = _("MKASSA did not say where to come back to.")
+    return render_template("sandbox/mpos.html", payment_id=args.get("payment_id", "")[:26], amount=amount,
+                           return_url=args.get("return_url", ""), errors=errors,
+                           cards=bank.MPOS_CARDS), 422 if errors else 200
+
+
+@bp.post("/mpos")
+def mpos_result():
+    form = request.form
+    action, payment_id = form.get("action", ""), form.get("payment_id", "")[:26]
+    return_path = _mpos_return_path(form.get("return_url", ""))
+    try:
+        amount = bank.mpos_amount(form.get("amount", ""))
+    except Invalid:
+        abort(422)
+    if action not in bank.MPOS_ACTIONS or return_path is None or not payment_id:
+        abort(422)
+    row = bank.mpos_take(payment_id, amount, action, form.get("card", ""))
+    body = json.dumps(bank.card_event(row)) if row is not None else None
+    # The bank records the result before it notifies, and no transaction stays open over the call:
+    # MKASSA's webhook handler needs the database (SQLite's write lock).
+    db.session.commit()
+    if body is not None and action != "silent":
+        settings = current_app.extensions["mkassa.settings"]
+        bank.send(request.host_url + "bank/webhooks", settings.webhook_secret, bank.new_webhook_id(), body)
+    hint = {"approve": "approved", "decline": "declined", "cancel": "cancelled"}.get(action)
+    return redirect(_with_hint(return_path, hint), 303)
