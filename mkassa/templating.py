@@ -14,6 +14,7 @@ from .config import LOCALES
 from .formatting import local_dt, local_time, money, money_symbols
 from .models.payment import PaymentStatus
 from .models.payout import PayoutStatus
+from .models.refund import RefundStatus
 from .models.system import OutboxStatus
 from .useragent import describe
 
@@ -43,7 +44,7 @@ def device_name(user_agent: str | None) -> str:
 
 # The statuses templates name by kind: `{{ payment.status|status_label }}`,
 # `{{ payout.status|status_label("payout") }}`, `status_choices("outbox")` for a filter's options.
-STATUS_KINDS = {"payment": PaymentStatus, "payout": PayoutStatus, "outbox": OutboxStatus}
+STATUS_KINDS = {"payment": PaymentStatus, "payout": PayoutStatus, "refund": RefundStatus, "outbox": OutboxStatus}
 
 
 def status_label(status: str, kind: str = "payment") -> str:

@@ -11,7 +11,7 @@ from ...extensions import db
 from ...htmx import wants_fragment
 from ...models import Payment, utcnow
 from ...security import get_scoped_or_404, merchant_user_required, passive
-from ...services import ServiceError, accept, shifts
+from ...services import ServiceError, accept, refunds, shifts
 from ...services.qr import qr_svg
 from ..common import form_page
 
@@ -113,6 +113,11 @@ def _view_context(payment: Payment, polling: bool = False) -> dict:
         link = accept.payment_link(payment, g.settings)
         left = int((payment.expires_at - utcnow()).total_seconds()) if payment.expires_at else 0
         context.update(link=link, svg=qr_svg(link, payment.merchant.display_name), seconds_left=max(left, 0))
+    elif payment.status == "succeeded":
+        done = refunds.refunds_of(payment)
+        # "Refund" is offered only to whoever may refund it now, and while something is left.
+        may_refund = refunds.refusal(current_user, payment) is None and refunds.refundable(payment) > 0
+        context.update(refunds=done, refund_state=refunds.refund_state(payment, done), may_refund=may_refund)
     return context
 
 
