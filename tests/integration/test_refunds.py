@@ -357,3 +357,84 @@ def test_reconciliation_repairs_a_lost_answer(client, auth, owner):
 
 def test_jobs_are_registered():
     assert {"reconcile_refunds", "complete_sandbox_refunds"} <= {job.name for job in jobs.registered()}
+
+
+# ------------------------------------------------------------------------------------ visible everywhere
+
+
+def _amount(html: str, testid: str) -> int:
+    return int(re.search(rf'data-testid="{testid}" data-amount="(-?\d+)"', html).group(1))
+
+
+def test_home_reports_statement_and_excel_show_the_refund(client, auth, owner):
+    payment = paid(owner, 50_000)
+    home = client.get("/").get_data(as_text=True)
+    assert 'data-testid="today-refunds"' not in home
+    report = client.get("/reports/?period=today").get_data(as_text=True)
+    net_before = _amount(report, "report-net")
+    refund = confirmed(client, auth, payment, "200")
+    refund_event(client, "refund.succeeded", refund)
+    home = client.get("/").get_data(as_text=True)
+    assert _amount(home, "today-refunds") == 20_000
+    assert _amount(home, "today-net") == _amount(home, "today-total") - 20_000
+    report = client.get("/reports/?period=today").get_data(as_text=True)
+    assert _amount(report, "report-refunds") == 20_000
+    assert _amount(report, "report-net") == net_before - 20_000
+    statement = client.get("/account/").get_data(as_text=True)
+    assert 'data-kind="refund_reserve"' in statement and "Refunds to payers" in statement
+    token = auth.csrf("/reports/")
+    with client.post("/reports/export", data={"period": "today", "status": "succeeded",
+                                              "csrf_token": token}) as response:
+        assert response.status_code == 200
+        data = response.get_data()
+    from decimal import Decimal
+    import io
+    from openpyxl import load_workbook
+    rows = [list(r) for r in load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True)]
+    refunds_row = next(r for r in rows if r[0] == "Refunds")
+    net_row = rows[-1]
+    assert refunds_row[1] == 1 and Decimal(str(refunds_row[6])) == Decimal("-200")
+    assert net_row[0] == "Net" and Decimal(str(net_row[6])) * 100 == net_before - 20_000
+
+
+def test_a_cashiers_report_counts_only_refunds_of_their_payments(client, auth, demo):
+    mine, theirs = paid(demo, 10_000, cashier=demo.cashier), paid(demo, 10_000, cashier=demo.cashier2)
+    auth.login("demo")
+    for payment in (mine, theirs):
+        refund_event(client, "refund.succeeded", confirmed(client, auth, payment, "10"))
+    assert _amount(client.get("/reports/?period=today").get_data(as_text=True), "report-refunds") == 2_000
+    auth.logout()
+    auth.login("cashier")
+    assert _amount(client.get("/reports/?period=today").get_data(as_text=True), "report-refunds") == 1_000
+
+
+def test_the_shift_report_shows_refunds_of_its_payments(client, auth, demo):
+    from mkassa.models import Shift
+    from mkassa.services import shifts
+    shift = Shift(merchant_id=demo.merchant.id, cashier_id=demo.cashier.id, point_id=demo.points[0].id,
+                  opened_at=utcnow() - timedelta(hours=1))
+    db.session.add(shift)
+    db.session.flush()
+    payment = paid(demo, 30_000)
+    payment.shift_id = shift.id
+    db.session.commit()
+    auth.login("demo")
+    refund_event(client, "refund.succeeded", confirmed(client, auth, payment, "100"))
+    summary = shifts.summarize(db.session.get(Shift, shift.id))
+    assert (summary.paid_amount, summary.refunded, summary.refund_count, summary.net) == (30_000, 10_000, 1, 20_000)
+
+
+def test_the_console_lists_refunds_and_the_failed_ones(client, auth, owner, admin_user):
+    payment = paid(owner, 50_000)
+    good = confirmed(client, auth, payment, "100")
+    bad = confirmed(client, auth, payment, "50")
+    refund_event(client, "refund.succeeded", good)
+    refund_event(client, "refund.failed", bad, reason="Account closed")
+    auth.logout()
+    auth.login("operator", "operator-pass-1")
+    html = client.get("/admin/refunds").get_data(as_text=True)
+    assert f'data-refund="{good.public_id}" data-status="succeeded"' in html
+    assert f'data-refund="{bad.public_id}" data-status="failed"' in html
+    failed = client.get("/admin/refunds?status=failed").get_data(as_text=True)
+    assert good.public_id not in failed and bad.public_id in failed and "Account closed" in failed
+    assert client.get("/admin/refunds?status=nonsense").status_code == 422
