@@ -438,3 +438,56 @@ def test_the_console_lists_refunds_and_the_failed_ones(client, auth, owner, admi
     failed = client.get("/admin/refunds?status=failed").get_data(as_text=True)
     assert good.public_id not in failed and bad.public_id in failed and "Account closed" in failed
     assert client.get("/admin/refunds?status=nonsense").status_code == 422
+
+
+# ------------------------------------------------------------------------------------ production adapter
+
+
+def test_production_adapter_asks_the_core_bank_once_per_refund_id(app, monkeypatch):
+    """request_refund POSTs with the refund id as Idempotency-Key; find_refund reads the Bank's record (404: none)."""
+    import threading
+    from dataclasses import replace
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mkassa.gateways import corebank
+
+    seen: list[tuple[str, str, dict, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            seen.append(("POST", self.path, dict(self.headers), body))
+            self.send_response(202)
+            self.end_headers()
+
+        def do_GET(self):
+            seen.append(("GET", self.path, dict(self.headers), ""))
+            if self.path.endswith("/KNOWN"):
+                payload = json.dumps({"refund": {"status": "failed", "bank_ref": "B-9", "reason": "closed"}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(payload)
+            else:
+                self.send_response(404)
+                self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = app.extensions["mkassa.settings"]
+        monkeypatch.setitem(app.extensions, "mkassa.settings", replace(
+            settings, bank_mode="production", corebank_url=f"http://127.0.0.1:{server.server_port}/v1", corebank_token="t0k"))
+        corebank.request_refund("R1", "P1", 12_345)
+        method, path, headers, body = seen[0]
+        assert (method, path) == ("POST", "/v1/refunds")
+        assert headers["Idempotency-Key"] == "mkassa-refund-R1" and headers["Authorization"] == "Bearer t0k"
+        assert json.loads(body) == {"refund_id": "R1", "payment_id": "P1", "amount": 12_345, "currency": "KGS"}
+        assert corebank.find_refund("KNOWN") == corebank.BankRefund("failed", "B-9", "closed")
+        assert corebank.find_refund("NEVER") is None
+    finally:
+        server.shutdown()
+        server.server_close()
