@@ -103,17 +103,19 @@ def _live_update(public_id: str, opening: bool) -> live.Update:
     payment = db.session.scalar(select(Payment).where(Payment.public_id == public_id))
     if opening and not payment.is_final:
         return [], False
-    html = live.sse_message(render_template("pay/_view.html", **_view_context(payment)))
+    html = live.sse_message(render_template("pay/_view.html", **_view_context(payment, live=True)))
     return ([html, live.DONE], True) if payment.is_final else ([html], False)
 
 
-def _view_context(payment: Payment, polling: bool = False) -> dict:
+def _view_context(payment: Payment, polling: bool = False, live: bool = False) -> dict:
     context = {"payment": payment, "polling": polling, "link": None, "svg": None}
     if payment.status == "pending":
         link = accept.payment_link(payment, g.settings)
         left = int((payment.expires_at - utcnow()).total_seconds()) if payment.expires_at else 0
         context.update(link=link, svg=qr_svg(link, payment.merchant.display_name), seconds_left=max(left, 0))
-    elif payment.status == "succeeded":
+    elif payment.status == "succeeded" and not live:
+        # Not in the live stream: it has let go of the request's session (and its signed-in user), and a
+        # payment that has only just been paid has no refunds yet; a reload shows them and "Refund".
         done = refunds.refunds_of(payment)
         # "Refund" is offered only to whoever may refund it now, and while something is left.
         may_refund = refunds.refusal(current_user, payment) is None and refunds.refundable(payment) > 0
