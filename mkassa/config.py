@@ -99,6 +99,8 @@ class Settings:
     # Sandbox: delay before a received payment settles to "available" (seconds).
     sandbox_settle_seconds: int = 10
     sandbox_payout_seconds: int = 15
+    # Sandbox: delay before the sandbox bank answers a refund (seconds); amounts ending in ,13 fail.
+    sandbox_refund_seconds: int = 15
     # SMTP for shift reports; production needs MAIL_SERVER and a real MAIL_SENDER.
     mail_server: str = ""
     mail_port: int = 25

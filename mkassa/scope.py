@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 from sqlalchemy import ColumnElement, Select, false, select
 
-from .models import (ApiCallback, ApiKey, AuditEvent, ExportJob, LedgerAccount, LedgerTransfer, Payment, PaymentDay, Payout, Point,
-                     Shift, User)
+from .models import (ApiCallback, ApiKey, AuditEvent, ExportJob, LedgerAccount, LedgerTransfer, Payment, PaymentDay,
+                     Payout, Point, Refund, Shift, User)
 
 # A condition on the model's rows, given the user who reads them.
 Condition = Callable[[User], ColumnElement[bool]]
@@ -44,6 +44,8 @@ OWNER_ONLY = Rule(cashier=_owners_only)
 RULES: dict[type, Rule] = {
     # A cashier works with their own payments and shifts (M10), and reports on them only.
     Payment: Rule(cashier=lambda u: Payment.cashier_id == u.id),
+    # A refund is seen with its payment: a cashier sees the refunds of their own payments.
+    Refund: Rule(cashier=lambda u: Refund.payment_id.in_(select(Payment.id).where(Payment.cashier_id == u.id))),
     PaymentDay: Rule(cashier=lambda u: PaymentDay.cashier_id == u.id),
     Shift: Rule(cashier=lambda u: Shift.cashier_id == u.id),
     # A cashier prints the sticker of the counter they work at, not the other points' ones.

@@ -15,6 +15,7 @@ from .formatting import local_dt, local_time, money, money_symbols
 from .models.api import CallbackStatus
 from .models.payment import PaymentStatus
 from .models.payout import PayoutStatus
+from .models.refund import RefundStatus
 from .models.system import OutboxStatus
 from .useragent import describe
 
@@ -44,7 +45,8 @@ def device_name(user_agent: str | None) -> str:
 
 # The statuses templates name by kind: `{{ payment.status|status_label }}`,
 # `{{ payout.status|status_label("payout") }}`, `status_choices("outbox")` for a filter's options.
-STATUS_KINDS = {"payment": PaymentStatus, "payout": PayoutStatus, "outbox": OutboxStatus, "callback": CallbackStatus}
+STATUS_KINDS = {"payment": PaymentStatus, "payout": PayoutStatus, "refund": RefundStatus, "outbox": OutboxStatus,
+                "callback": CallbackStatus}
 
 
 def status_label(status: str, kind: str = "payment") -> str:

@@ -98,6 +98,8 @@ GATEWAY_CALLS = (
     ("mkassa.gateways.corebank", "find_payout"),
     ("mkassa.gateways.corebank", "request_payout"),
     ("mkassa.gateways.corebank", "find_card_payment"),
+    ("mkassa.gateways.corebank", "request_refund"),
+    ("mkassa.gateways.corebank", "find_refund"),
     ("mkassa.gateways.sms", "_post_to_gateway"),
     ("mkassa.gateways.sandbox.sms", "store"),
     ("mkassa.services.mailer", "send"),

@@ -16,8 +16,9 @@ def register(app: Flask, settings: Settings) -> None:
     from . import bank, pay
     for module in (pay, bank):
         app.register_blueprint(module.bp)
-    from . import payouts
+    from . import payouts, refunds
     app.register_blueprint(payouts.bp)
+    app.register_blueprint(refunds.bp)
     from . import shifts
     app.register_blueprint(shifts.bp)
     from . import receipts

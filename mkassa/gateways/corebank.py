@@ -3,7 +3,8 @@
 Used by reconciliation, so that a lost notification is repaired, and by the cashier's "check status".
 Two adapters: the sandbox reads what the sandbox bank's payer page paid (`gateways.sandbox.corebank`);
 production asks the core banking HTTP API.
-Payouts to MBANK (§3) live here too: `request_payout` and `find_payout`, at the end.
+Payouts to MBANK (§3) live here too: `request_payout` and `find_payout`; refunds (§3a): `request_refund`
+and `find_refund`, at the end.
 """
 from __future__ import annotations
 
@@ -147,3 +148,55 @@ def _request_from_core_banking(settings, payout_id: str, mbank_phone: str, amoun
     with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
         if response.status >= 300:
             raise RuntimeError(f"core banking answered {response.status}")
+
+
+# ------------------------------------------------------------------------------------- refunds
+# bank-interface.md §3a: MKASSA asks the core banking system to return (part of) a payment to its
+# payer, whatever the payment's method; the result comes later, by a `refund.*` webhook or `find_refund`.
+
+@dataclass(frozen=True)
+class BankRefund:
+    """The Bank's view of one refund."""
+
+    status: str  # "processing" | "succeeded" | "failed"
+    bank_ref: str | None
+    reason: str | None = None
+
+
+def request_refund(refund_id: str, payment_id: str, amount: int) -> None:
+    """Ask the Bank to return `amount` tyiyn of payment `payment_id` to its payer. Idempotent by
+    `refund_id`: asking again (a retry after a lost answer) never refunds twice. Raises on any refusal."""
+    settings = current_app.extensions["mkassa.settings"]
+    if settings.sandbox:
+        sandbox.request_refund(settings, refund_id, payment_id, amount)
+        return
+    body = json.dumps({"refund_id": refund_id, "payment_id": payment_id, "amount": amount,
+                       "currency": "KGS"}).encode()
+    request = urllib.request.Request(f"{settings.corebank_url.rstrip('/')}/refunds", data=body, method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {settings.corebank_token}",
+                                              # The Bank drops a repeated key: a retry is not a second refund.
+                                              "Idempotency-Key": f"mkassa-refund-{refund_id}"})
+    with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
+        if response.status >= 300:
+            raise RuntimeError(f"core banking answered {response.status}")
+
+
+def find_refund(refund_id: str) -> BankRefund | None:
+    """The Bank's record of a refund, or None if it was never asked for it."""
+    settings = current_app.extensions["mkassa.settings"]
+    if settings.sandbox:
+        return sandbox.find_refund(refund_id)
+    url = f"{settings.corebank_url.rstrip('/')}/refunds/{urllib.parse.quote(refund_id)}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {settings.corebank_token}",
+                                                   "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
+            found = json.load(response).get("refund")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
+    if not found:
+        return None
+    return BankRefund(found["status"], found.get("bank_ref"), found.get("reason"))

@@ -8,6 +8,7 @@ from .merchant import Merchant, Point
 from .payment import Payment, PaymentDay
 from .payout import Payout, SandboxBankPayout
 from .push import PushSubscription
+from .refund import Refund, SandboxBankRefund
 from .report import ExportJob
 from .shift import Shift
 from .system import AuditEvent, IdempotencyKey, JobState, OutboxMessage, SandboxSms, WorkerHeartbeat
@@ -15,5 +16,5 @@ from .user import User, UserSession
 
 __all__ = [
     "ApiCallback", "ApiCallbackAttempt", "ApiKey", "ApiPayment", "AuditEvent", "AuthAttempt", "Device", "OneTimeCode", "OtpFailure", "OtpLock", "Passkey", "WebAuthnChallenge", "BankWebhookEvent", "ExportJob", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
-    "JobState", "OutboxMessage", "Payment", "PaymentDay", "Payout", "Point", "PushSubscription", "SandboxBankPayment", "SandboxBankPayout", "SandboxCardPayment", "SandboxSms", "Shift", "User", "UserSession", "WorkerHeartbeat", "utcnow",
+    "JobState", "OutboxMessage", "Payment", "PaymentDay", "Payout", "Point", "PushSubscription", "Refund", "SandboxBankRefund", "SandboxBankPayment", "SandboxBankPayout", "SandboxCardPayment", "SandboxSms", "Shift", "User", "UserSession", "WorkerHeartbeat", "utcnow",
 ]

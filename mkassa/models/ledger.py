@@ -19,7 +19,10 @@ from .base import BigId, UTCDateTime, utcnow
 # reserved by a withdrawal the Bank has not yet paid out.
 MERCHANT_ACCOUNT_KINDS = ("processing", "available", "payout_pending")
 # The Bank's side of every movement (may be negative: they mirror the merchants' claims).
-BANK_ACCOUNT_KINDS = ("bank_incoming", "bank_payouts")
+BANK_ACCOUNT_KINDS = ("bank_incoming", "bank_payouts", "bank_refunds")
+# Money reserved by a refund the Bank has not yet returned to the payer. Opened on a merchant's first
+# refund (not at onboarding), so a merchant who never refunds has the three accounts above only.
+REFUND_PENDING = "refund_pending"
 
 
 class LedgerAccount(db.Model):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -46,6 +46,8 @@ class Merchant(db.Model):
     is_bank_client: Mapped[bool] = mapped_column(Boolean, default=False)
     has_mpos_contract: Mapped[bool] = mapped_column(Boolean, default=False)
     shift_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Issue #17: cashiers may refund their own payments of the day only when the owner allows it.
+    cashiers_may_refund: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     quick_lock_minutes: Mapped[int] = mapped_column(Integer, default=QUICK_LOCK_DEFAULT_MINUTES,
                                                     server_default=str(QUICK_LOCK_DEFAULT_MINUTES))
     report_email: Mapped[str | None] = mapped_column(String(254))

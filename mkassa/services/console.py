@@ -1,4 +1,4 @@
-"""The bank console's tables (D4): merchants, users, payments, webhook issues, payouts, outbox, audit.
+"""The bank console's tables (D4): merchants, users, payments, webhook issues, payouts, refunds, outbox, audit.
 
 Only bank staff reach these (every view is `@admin_required`), so the queries span all merchants.
 Each table is read newest first with keyset pagination (a cursor of the last row's sort keys, not
@@ -20,8 +20,10 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
-from ..models import ApiCallback, AuditEvent, BankWebhookEvent, Merchant, OutboxMessage, Payment, Payout, User, WorkerHeartbeat
+from ..models import (ApiCallback, AuditEvent, BankWebhookEvent, Merchant, OutboxMessage, Payment, Payout, Refund,
+                      User, WorkerHeartbeat)
 from ..models.api import CallbackStatus
+from ..models.refund import RefundStatus
 from ..models.payment import STATUSES as PAYMENT_STATUSES
 from ..models.payout import PAYOUT_STATUSES
 from ..models.system import OUTBOX_STATUSES
@@ -179,6 +181,26 @@ def payouts(args: dict[str, str]) -> Page:
         stmt = stmt.where(Payout.flagged_overdue.is_(True))
     return _page(stmt, [(Payout.flagged_overdue, bool), (Payout.created_at, datetime), (Payout.id, int)],
                  lambda r: (r.Payout.flagged_overdue, r.Payout.created_at, r.Payout.id), args.get("after"))
+
+
+def refunds(args: dict[str, str]) -> Page:
+    """Refunds of every merchant, newest first; `status=failed` lists the ones the Bank refused."""
+    errors: dict[str, str] = {}
+    merchant = _merchant(args, errors)
+    status = _choice(args, "status", tuple(RefundStatus), errors)
+    _raise(errors)
+    requester = aliased(User)
+    stmt = (select(Refund, Merchant, Payment.public_id.label("payment_public_id"),
+                   requester.login.label("requester_login"))
+            .join(Merchant, Merchant.id == Refund.merchant_id)
+            .join(Payment, Payment.id == Refund.payment_id)
+            .join(requester, requester.id == Refund.requested_by_id))
+    if merchant is not None:
+        stmt = stmt.where(Refund.merchant_id == merchant.id)
+    if status:
+        stmt = stmt.where(Refund.status == status)
+    return _page(stmt, [(Refund.created_at, datetime), (Refund.id, int)],
+                 lambda r: (r.Refund.created_at, r.Refund.id), args.get("after"))
 
 
 @dataclass(frozen=True)

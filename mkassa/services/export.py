@@ -32,7 +32,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import func, or_, select, update
 
 from ..extensions import db
-from ..models import ExportJob, Merchant, Payment, Point, User, utcnow
+from ..models import ExportJob, Merchant, Payment, Point, Refund, User, utcnow
 from ..models.payment import PaymentStatus
 from ..security import scoped
 from ..timeutil import to_local
@@ -160,7 +160,8 @@ class Written:
 
 
 def write_report(target, merchant: Merchant, f: reports.ReportFilter, rows: Iterable[reports.ExportRow],
-                 names: dict[str, dict[int, str]], generated_at: datetime) -> Written:
+                 names: dict[str, dict[int, str]], generated_at: datetime,
+                 refunded: tuple[int, int] = (0, 0)) -> Written:
     """The report as .xlsx into `target` (a path or a binary file). Totals are summed from the rows
     written, so the totals row always agrees with the lines above it. Like the screen, the money total
     counts paid payments only, whatever the status filter: failed, expired, cancelled and waiting
@@ -191,6 +192,11 @@ def write_report(target, merchant: Merchant, f: reports.ReportFilter, rows: Iter
         sheet.append([sheet.bold(_("Payments listed")), sheet.bold(count)])
     sheet.append([sheet.bold(_("Total received (paid payments only)")), sheet.bold(paid), None, None, None, None,
                   sheet.amount(amount, True)])
+    if refunded[1]:
+        # Refunds the Bank returned in the period (reports.refunds_in), and what is left: the net.
+        sheet.append([sheet.bold(_("Refunds")), sheet.bold(refunded[1]), None, None, None, None,
+                      sheet.amount(-refunded[0], True)])
+        sheet.append([sheet.bold(_("Net")), None, None, None, None, None, sheet.amount(amount - refunded[0], True)])
     wb.save(target)
     return Written(count, amount, paid)
 
@@ -312,7 +318,8 @@ def _generate(job: ExportJob) -> None:
                                                                           scoped(User, user=user))
         f = reports.parse_filter(params, points, people)
         rows = reports.iter_export_rows(scope, f, between_batches=lambda done: _progress(job_id, done))
-        write_report(partial, merchant, f, rows, report_names(merchant.id), utcnow())
+        write_report(partial, merchant, f, rows, report_names(merchant.id), utcnow(),
+                     reports.refunds_in(scoped(Refund, user=user), f))
         name = file_name("report", f.first, f.last)
     else:
         first, last = statement.parse_dates(params)

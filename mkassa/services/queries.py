@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 
 from ..extensions import db
-from ..models import Payment
+from ..models import Payment, Refund
 from ..timeutil import day_bounds_utc, local_today
 from . import keyset
 
@@ -20,16 +20,29 @@ HISTORY_KEYS: tuple[keyset.Key, ...] = ((Payment.created_at, datetime), (Payment
 class DayTotal:
     amount: int
     count: int
+    # Refunds the Bank returned today (issue #17), and what is left of the day's takings.
+    refunded: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.amount - self.refunded
 
 
-def today_total(scoped_payments: Select, now: datetime | None = None) -> DayTotal:
-    """Succeeded payments paid during today's Bishkek day, within the caller's scope."""
+def today_total(scoped_payments: Select, now: datetime | None = None,
+                scoped_refunds: Select | None = None) -> DayTotal:
+    """Succeeded payments paid during today's Bishkek day, within the caller's scope; with
+    `scoped_refunds`, also the refunds the Bank returned today (whichever day their payment was)."""
     start, end = day_bounds_utc(local_today(now))
     sub = scoped_payments.where(Payment.status == "succeeded", Payment.paid_at >= start,
                                 Payment.paid_at < end).subquery()
     amount, count = db.session.execute(select(func.coalesce(func.sum(sub.c.amount), 0), func.count())
                                        .select_from(sub)).one()
-    return DayTotal(int(amount), int(count))
+    refunded = 0
+    if scoped_refunds is not None:
+        done = scoped_refunds.where(Refund.status == "succeeded", Refund.finished_at >= start,
+                                    Refund.finished_at < end).subquery()
+        refunded = db.session.scalar(select(func.coalesce(func.sum(done.c.amount), 0)).select_from(done))
+    return DayTotal(int(amount), int(count), int(refunded))
 
 
 def history_page(scoped_payments: Select, cursor: str | None = None, size: int = HISTORY_PAGE_SIZE) -> keyset.Page:

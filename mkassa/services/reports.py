@@ -8,7 +8,7 @@ kept exact with every payment (services.rollup); a one-day report (charted by ho
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func
 
 from ..extensions import db
-from ..models import Payment, PaymentDay, Point, User
+from ..models import Payment, PaymentDay, Point, Refund, User
 from ..models.payment import METHODS, STATUSES
 from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET, local_today, range_bounds_utc
 from . import Invalid, keyset
@@ -179,6 +179,14 @@ class Summary:
     bars: list[Bar]
     granularity: str
     matched: int = 0  # payments of any status the filters match (the list below the totals)
+    # Refunds the Bank returned within the period (by the day it returned them), of payments the
+    # filters match (point, cashier, method): the "Refunds" line, and what is left, the net.
+    refunded: int = 0
+    refund_count: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.amount - self.refunded
 
     @property
     def average(self) -> int:
@@ -235,6 +243,27 @@ def summarize(scoped_payments: Select, f: ReportFilter, scoped_days: Select | No
     bars = [Bar(k, *per_bucket.get(k, (0, 0))) for k in keys]
     return Summary(amount=sum(b.amount for b in bars), count=sum(b.count for b in bars),
                    by_method=by_method, bars=bars, granularity=f.granularity, matched=matched)
+
+
+def refunds_in(scoped_refunds: Select, f: ReportFilter) -> tuple[int, int]:
+    """(amount, count) of the refunds the Bank returned in the period, of payments the filters match."""
+    start, end = range_bounds_utc(f.first, f.last)
+    stmt = (scoped_refunds.join(Payment, Payment.id == Refund.payment_id)
+            .where(Refund.status == "succeeded", Refund.finished_at >= start, Refund.finished_at < end))
+    if f.point:
+        stmt = stmt.where(Payment.point_id == f.point.id)
+    if f.cashier:
+        stmt = stmt.where(Payment.cashier_id == f.cashier.id)
+    if f.method:
+        stmt = stmt.where(Payment.method == f.method)
+    amount, count = db.session.execute(stmt.with_only_columns(func.coalesce(func.sum(Refund.amount), 0),
+                                                              func.count(Refund.id))).one()
+    return int(amount), int(count)
+
+
+def with_refunds(summary: Summary, scoped_refunds: Select, f: ReportFilter) -> Summary:
+    amount, count = refunds_in(scoped_refunds, f)
+    return replace(summary, refunded=amount, refund_count=count)
 
 
 def page(scoped_payments: Select, f: ReportFilter, cursor: str | None = None) -> keyset.Page:

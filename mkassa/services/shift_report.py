@@ -34,6 +34,10 @@ def write_xlsx(target, shift: Shift, summary: Summary) -> None:
     sheet.append([sheet.bold(_("Total")), sheet.bold(summary.count), None, None, sheet.amount(total, True)])
     sheet.append([sheet.bold(_("Paid")), sheet.bold(summary.paid_count), None, None,
                   sheet.amount(summary.paid_amount, True)])
+    if summary.refund_count:
+        sheet.append([sheet.bold(_("Refunds")), sheet.bold(summary.refund_count), None, None,
+                      sheet.amount(-summary.refunded, True)])
+        sheet.append([sheet.bold(_("Net")), None, None, None, sheet.amount(summary.net, True)])
     wb.save(target)
 
 

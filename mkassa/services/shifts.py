@@ -17,8 +17,9 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Merchant, Payment, Shift, User, utcnow
+from ..models import Merchant, Payment, Refund, Shift, User, utcnow
 from ..models.payment import PaymentStatus
+from ..models.refund import RefundStatus
 from ..timeutil import BISHKEK, to_local
 from . import Conflict, ServiceError, audit, jobs, keyset, mailer
 
@@ -149,6 +150,13 @@ class Summary:
     first_at: datetime | None
     last_at: datetime | None
     duration: timedelta
+    # Refunds the Bank returned of the shift's payments (issue #17), and the net of the shift.
+    refunded: int = 0
+    refund_count: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.paid_amount - self.refunded
 
     @property
     def duration_text(self) -> str:
@@ -168,9 +176,14 @@ def summarize(shift: Shift, now: datetime | None = None) -> Summary:
     lasts = [_aware(r[5]) for r in rows]
     paid = [ln for ln in lines if ln.status == "succeeded"]
     end = shift.closed_at or now or utcnow()
+    refund_count, refunded = db.session.execute(
+        select(func.count(Refund.id), func.coalesce(func.sum(Refund.amount), 0))
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Payment.shift_id == shift.id, Refund.status == RefundStatus.SUCCEEDED)).one()
     return Summary(lines=lines, count=sum(ln.count for ln in lines), paid_count=sum(ln.count for ln in paid),
                    paid_amount=sum(ln.amount for ln in paid), first_at=min(firsts) if firsts else None,
-                   last_at=max(lasts) if lasts else None, duration=end - shift.opened_at)
+                   last_at=max(lasts) if lasts else None, duration=end - shift.opened_at,
+                   refunded=int(refunded), refund_count=int(refund_count))
 
 
 def _aware(value: datetime) -> datetime:

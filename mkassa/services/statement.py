@@ -34,6 +34,9 @@ MOVEMENT_LABELS = {
     "payout_void": _l("Withdrawals returned"),
     "payout": _l("Withdrawals paid out"),
     "reversal": _l("Reversals"),
+    # Issue #17: a refund leaves "available" when confirmed, and comes back if the Bank fails it.
+    "refund_reserve": _l("Refunds to payers"),
+    "refund_release": _l("Refunds returned"),
 }
 ACCOUNT_LABELS = {"available": _l("Available"), "processing": _l("In processing")}
 

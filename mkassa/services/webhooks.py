@@ -37,7 +37,7 @@ from ..money import MAX_AMOUNT
 from ..pan import mask_pans
 from .upsert import insert_unless_exists
 from .accept import Success, confirm_success, record_failure
-from . import card, payouts
+from . import card, payouts, refunds
 
 BANK_REF_MAX = 64
 
@@ -363,3 +363,32 @@ def _card_result(data: dict[str, Any], facts: Facts, approved: bool) -> tuple[st
         return card.apply_result(payment, result), payment
     except card.CardRefused as exc:
         raise Mismatch(exc.reason) from None
+
+
+@handler("refund.succeeded")
+def _refund_succeeded(data: dict[str, Any], facts: Facts) -> tuple[str, Payment | None]:
+    return _refund_result(data, facts, True)
+
+
+@handler("refund.failed")
+def _refund_failed(data: dict[str, Any], facts: Facts) -> tuple[str, Payment | None]:
+    return _refund_result(data, facts, False)
+
+
+def _refund_result(data: dict[str, Any], facts: Facts, succeeded: bool) -> tuple[str, Payment | None]:
+    """A refund's result (bank-interface.md §1, §3a): keyed by `refund_id`, applied once; the amount
+    and the payment it names must be the refund's own."""
+    refund_id = _text(data, "refund_id", limit=26)
+    amount = _amount(data)
+    facts.amount = amount
+    payment_id = _text(data, "payment_id", limit=26)
+    payment = db.session.scalar(select(Payment).where(Payment.public_id == payment_id))
+    if payment is not None:
+        facts.payment_id = payment.id
+    try:
+        outcome = refunds.apply_bank_result(refund_id, succeeded, _text(data, "bank_ref", required=False),
+                                            _text(data, "reason", required=False, limit=200),
+                                            amount=amount, payment_id=payment_id)
+    except refunds.BankResultRefused as exc:
+        raise Mismatch(exc.reason) from None
+    return outcome, payment

@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from mkassa.extensions import db
 from mkassa.models import OutboxMessage, Payment, Payout, Shift, utcnow
-from mkassa.services import accept, card, devices, outbox, partner_api, payments, payouts, shifts, webhooks
+from mkassa.services import accept, card, devices, outbox, partner_api, payments, payouts, refunds, shifts, webhooks
 
 HERE = Path(__file__).parent
 AXE = (HERE / "vendor" / "axe-core-4.10.3" / "axe.min.js").read_text()
@@ -101,6 +101,9 @@ SCREENS = [
     Screen("payouts", "/payouts/", ("owner",)),
     Screen("payout-code", lambda s, r: f"/payouts/{s.payout_requested}/confirm", ("owner",)),
     Screen("payout", lambda s, r: f"/payouts/{s.payout_confirmed}", ("owner",)),
+    Screen("refund-form", lambda s, r: f"/refunds/payment/{s.succeeded['owner']}", ("owner",)),
+    Screen("refund-code", lambda s, r: f"/refunds/{s.refund_requested}/confirm", ("owner",)),
+    Screen("refund-settings", "/refunds/settings", ("owner",)),
     Screen("account", "/account/", ("owner",)),
     Screen("org-points", "/org/", ("owner",)),
     Screen("org-cashiers", "/org/?tab=cashiers", ("owner",)),
@@ -117,6 +120,7 @@ SCREENS = [
     Screen("console-users", "/admin/users", ("admin",), thumb=False),
     Screen("console-payments", "/admin/payments", ("admin",), thumb=False),
     Screen("console-payouts", "/admin/payouts", ("admin",), thumb=False),
+    Screen("console-refunds", "/admin/refunds", ("admin",), thumb=False),
     Screen("console-webhooks", "/admin/webhooks", ("admin",), thumb=False),
     Screen("console-outbox", "/admin/outbox", ("admin",), thumb=False),
     Screen("console-audit", "/admin/audit", ("admin",), thumb=False),
@@ -182,6 +186,16 @@ class Scene:
         db.session.flush()
         payouts.confirm(owner, confirmed, self._last_code())
         self.payout_requested, self.payout_confirmed = requested.public_id, confirmed.public_id
+        # The owner's receipt with its refunds (one returned, one failed, one at the Bank), and a
+        # refund waiting for its code.
+        refunded = db.session.scalar(select(Payment).where(Payment.public_id == self.succeeded["owner"]))
+        for amount, result in (("100", True), ("50,13", False), ("25", None)):
+            refund = refunds.request_refund(owner, refunded, amount)
+            db.session.flush()
+            refunds.confirm(owner, refund, self._last_code())
+            if result is not None:
+                refunds.apply_bank_result(refund.public_id, result, "SBX-R-1", None if result else "Card closed")
+        self.refund_requested = refunds.request_refund(owner, refunded, "10").public_id
         # A payer who paid an already paid QR: refused, and listed in the console's Webhook issues.
         # Committed first, as a real webhook finds it: a refused event keeps only itself (durable.keep)
         # and would roll back a scene still pending in its transaction.
@@ -216,7 +230,8 @@ def scene(app, demo, admin_user, monkeypatch):
     settings = app.extensions["mkassa.settings"]
     monkeypatch.setitem(app.extensions, "mkassa.settings",
                         replace(settings, payment_lifetime_seconds=3600, sandbox_payout_seconds=3600,
-                                card_answer_seconds=3600))
+                                card_answer_seconds=3600,
+                                sandbox_refund_seconds=3600))
     return Scene(app, demo, admin_user)
 
 

@@ -8,6 +8,7 @@ from mkassa.extensions import db
 from mkassa.models.api import CallbackStatus
 from mkassa.models.payment import PaymentStatus
 from mkassa.models.payout import IN_FLIGHT, PayoutStatus, SandboxPayoutStatus
+from mkassa.models.refund import RefundStatus, SandboxRefundStatus
 from mkassa.models.report import ExportStatus
 from mkassa.models.status import Status
 from mkassa.models.system import IdempotencyStatus, OutboxStatus
@@ -16,7 +17,8 @@ from mkassa.templating import STATUS_KINDS
 # table → the enum its status column holds
 COLUMNS = {"payment": PaymentStatus, "payment_day": PaymentStatus, "payout": PayoutStatus,
            "sandbox_bank_payout": SandboxPayoutStatus, "outbox_message": OutboxStatus, "export_job": ExportStatus,
-           "idempotency_key": IdempotencyStatus, "api_callback": CallbackStatus}
+           "idempotency_key": IdempotencyStatus, "api_callback": CallbackStatus, "refund": RefundStatus,
+           "sandbox_bank_refund": SandboxRefundStatus}
 
 
 def _status_check(table: str) -> str:

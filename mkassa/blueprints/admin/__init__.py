@@ -103,6 +103,12 @@ def payouts():
     return _table("admin/payouts.html", console.payouts, merchants=console.merchant_choices())
 
 
+@bp.get("/refunds")
+@admin_required
+def refunds():
+    return _table("admin/refunds.html", console.refunds, merchants=console.merchant_choices())
+
+
 @bp.get("/outbox")
 @admin_required
 def outbox():

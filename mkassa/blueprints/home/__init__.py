@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload
 from ... import live
 from ...extensions import db
 from ...htmx import wants_fragment
-from ...models import Payment
+from ...models import Payment, Refund
 from ...security import merchant_user_required, passive, scoped
 from ...services.queries import history_page, today_total
 from ...formatting import local_dt
@@ -26,7 +26,7 @@ def index():
 @merchant_user_required
 def _home():
     page = history_page(_payments())
-    return render_template("home/index.html", total=today_total(scoped(Payment)), rows=page.rows,
+    return render_template("home/index.html", total=today_total(scoped(Payment), scoped_refunds=scoped(Refund)), rows=page.rows,
                            next_cursor=page.next_cursor)
 
 
@@ -61,4 +61,4 @@ def _live_update(public_id: str | None) -> live.Update:
     if payment is None:
         return [], False
     return [live.sse_message(render_template("home/_live.html", payment=payment,
-                                             total=today_total(scoped(Payment))))], False
+                                             total=today_total(scoped(Payment), scoped_refunds=scoped(Refund))))], False

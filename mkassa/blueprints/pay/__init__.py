@@ -12,7 +12,7 @@ from ...extensions import db
 from ...htmx import wants_fragment
 from ...models import Payment, utcnow
 from ...security import get_scoped_or_404, make_public, merchant_user_required, passive
-from ...services import ServiceError, accept, card, shifts
+from ...services import ServiceError, accept, card, refunds, shifts
 from ...services.qr import qr_svg
 from ..common import form_page, public_url
 
@@ -127,11 +127,11 @@ def _live_update(public_id: str, opening: bool) -> live.Update:
     payment = db.session.scalar(select(Payment).where(Payment.public_id == public_id))
     if opening and not payment.is_final:
         return [], False
-    html = live.sse_message(render_template("pay/_view.html", **_view_context(payment)))
+    html = live.sse_message(render_template("pay/_view.html", **_view_context(payment, live=True)))
     return ([html, live.DONE], True) if payment.is_final else ([html], False)
 
 
-def _view_context(payment: Payment, polling: bool = False) -> dict:
+def _view_context(payment: Payment, polling: bool = False, live: bool = False) -> dict:
     # What MPOS said on return: wording only (a forged "approved" shows "waiting for the bank" still).
     hint = request.args.get("mpos")
     context = {"payment": payment, "polling": polling, "link": None, "svg": None,
@@ -147,6 +147,13 @@ def _view_context(payment: Payment, polling: bool = False) -> dict:
         # The payer's receipt: they scan it off the cashier's screen, or are sent the link.
         receipt_url = public_url("receipts.show", token=payment.receipt_token)
         context.update(receipt_url=receipt_url, receipt_svg=qr_svg(receipt_url, _("Receipt QR code")))
+        if not live:
+            # Not in the live stream: it has let go of the request's session (and its signed-in user), and
+            # a payment that has only just been paid has no refunds yet; a reload shows them and "Refund".
+            done = refunds.refunds_of(payment)
+            # "Refund" is offered only to whoever may refund it now, and while something is left.
+            may_refund = refunds.refusal(current_user, payment) is None and refunds.refundable(payment) > 0
+            context.update(refunds=done, refund_state=refunds.refund_state(payment, done), may_refund=may_refund)
     return context
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 
 from ...security import make_public
-from ...services import receipts
+from ...services import receipts, refunds
 from ..common import public_url
 
 bp = Blueprint("receipts", __name__)
@@ -24,4 +24,5 @@ def show(token: str):
     if payment is None:
         abort(404)
     return render_template("receipts/show.html", payment=payment, payer=receipts.payer(payment),
+                           refunds=refunds.refunds_of(payment),
                            url=public_url("receipts.show", token=payment.receipt_token))

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from ...htmx import wants_fragment
-from ...models import ExportJob, Payment, PaymentDay, Point, User, utcnow
+from ...models import ExportJob, Payment, PaymentDay, Refund, Point, User, utcnow
 from ...security import get_scoped_or_404, merchant_user_required, scoped
 from ...services import Conflict, Invalid, export, reports
 from ..common import send_xlsx
@@ -38,7 +38,8 @@ def index():
                                people=people), 422
     page = reports.page(_payments(), f)
     return render_template(template, f=f, errors={}, args=f.args(), points=points, people=people,
-                           summary=reports.summarize(scoped(Payment), f, scoped(PaymentDay)), rows=page.rows,
+                           summary=reports.with_refunds(reports.summarize(scoped(Payment), f, scoped(PaymentDay)),
+                                                          scoped(Refund), f), rows=page.rows,
                            next_cursor=page.next_cursor)
 
 
@@ -74,7 +75,8 @@ def export_report():
         return redirect(url_for("reports.export_job", public_id=job.public_id), code=303)
     names = export.report_names(current_user.merchant_id)
     return send_xlsx(lambda out: export.write_report(out, current_user.merchant, f,
-                                                 reports.iter_export_rows(scoped(Payment), f), names, utcnow()),
+                                                 reports.iter_export_rows(scoped(Payment), f), names, utcnow(),
+                                                 reports.refunds_in(scoped(Refund), f)),
                  export.file_name("report", f.first, f.last))
 
 

@@ -1,4 +1,4 @@
-"""The sandbox side of `gateways.corebank`: payments its payer page made, payouts it was asked for."""
+"""The sandbox side of `gateways.corebank`: payments its payer page made, payouts and refunds it was asked for."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,11 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
-from ...models import SandboxBankPayment, SandboxBankPayout, SandboxCardPayment, utcnow
+from ...models import SandboxBankPayment, SandboxBankPayout, SandboxBankRefund, SandboxCardPayment, utcnow
 from .. import corebank
 
-# The sandbox fails every payout whose amount ends in this many tyiyn (e.g. 100,13 som), so that a
-# tester can watch a failed withdrawal return its money.
+# The sandbox fails every payout and refund whose amount ends in this many tyiyn (e.g. 100,13 som), so
+# that a tester can watch a failed withdrawal or refund return its money.
 FAIL_TYIYN = 13
 FAIL_REASON = "Sandbox: amounts ending in ,13 fail"
 
@@ -52,3 +52,23 @@ def request_payout(settings, payout_id: str, mbank_phone: str, amount: int) -> N
 def find_payout(payout_id: str) -> corebank.BankPayout | None:
     row = db.session.scalar(select(SandboxBankPayout).where(SandboxBankPayout.payout_id == payout_id))
     return None if row is None else corebank.BankPayout(row.status, row.bank_ref, row.reason)
+
+
+def request_refund(settings, refund_id: str, payment_id: str, amount: int) -> None:
+    """The sandbox bank takes the refund and completes it after `sandbox_refund_seconds`
+    (services.refunds.complete_sandbox_refunds plays the Bank's notification)."""
+    now = utcnow()
+    failing = amount % 100 == FAIL_TYIYN
+    row = SandboxBankRefund(refund_id=refund_id, payment_id=payment_id, amount=amount,
+                            bank_ref=f"SBX-R-{refund_id}", reason=FAIL_REASON if failing else None,
+                            requested_at=now, due_at=now + timedelta(seconds=settings.sandbox_refund_seconds))
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        pass  # asked before: the same refund, not a second one
+
+
+def find_refund(refund_id: str) -> corebank.BankRefund | None:
+    row = db.session.scalar(select(SandboxBankRefund).where(SandboxBankRefund.refund_id == refund_id))
+    return None if row is None else corebank.BankRefund(row.status, row.bank_ref, row.reason)
