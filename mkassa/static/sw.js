@@ -112,13 +112,19 @@ function serially(task) {
   return run;
 }
 
+// The entry being sent is out of Workbox's store while its fetch runs; it is
+// still shown (and counted) until the server has answered.
+let sending = null;
+
 async function entries() {
-  return (await queue.getAll()).map((e) => ({ ...e.metadata, timestamp: e.timestamp }));
+  const all = await queue.getAll();
+  if (sending) all.unshift({ ...sending, metadata: { ...sending.metadata, sending: true } });
+  return all.map((e) => ({ ...e.metadata, timestamp: e.timestamp }));
 }
 
 async function broadcast(message) {
   // Every entry counts, refused ones too: they wait for the user.
-  const count = await queue.size();
+  const count = (await queue.size()) + (sending ? 1 : 0);
   const tabs = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
   for (const tab of tabs) tab.postMessage({ source: "mkassa-queue", count, ...message });
 }
@@ -147,8 +153,41 @@ function refusalMessages(html) {
 // action waits for the user to sign in again rather than count as refused.
 const SIGN_IN_PATHS = /^\/(login|lock|pin)(\/|$)/;
 
+// What became of one entry: "next" to go on with the queue, "stop" to keep it
+// first and wait (offline, signed out, the server in trouble); and what to tell
+// the pages, once the entry is no longer counted as being sent.
+async function send(entry) {
+  let response;
+  try {
+    response = await fetch(entry.request.clone(), { credentials: "same-origin" });
+  } catch {
+    await queue.unshiftRequest(entry);  // still offline
+    return ["stop"];
+  }
+  const landed = new URL(response.url || entry.request.url);
+  if (response.redirected && SIGN_IN_PATHS.test(landed.pathname)) {
+    await queue.unshiftRequest(entry);
+    return ["stop", { event: "signin", label: entry.metadata.label }];
+  }
+  if (response.status >= 500) {
+    await queue.unshiftRequest(entry);  // try again later
+    return ["stop"];
+  }
+  if (response.ok) {
+    return ["next", { event: "sent", id: entry.metadata.id, label: entry.metadata.label }];
+  }
+  // A 4xx: refused (a validation error, the data changed meanwhile). Kept with
+  // the server's message until the user fixes or discards it.
+  const messages = refusalMessages(await response.text());
+  entry.metadata.failed = { status: response.status, messages };
+  await queue.pushRequest(entry);
+  return ["next", { event: "failed", id: entry.metadata.id, label: entry.metadata.label, messages }];
+}
+
 function replay() {
   return serially(async () => {
+    // Only refused entries (or none): nothing to send, and nothing is moved.
+    if ((await queue.getAll()).every((e) => e.metadata.failed)) return;
     const total = await queue.size();
     for (let i = 0; i < total; i++) {
       const entry = await queue.shiftRequest();
@@ -157,33 +196,15 @@ function replay() {
         await queue.pushRequest(entry);  // waits for the user: fix or discard
         continue;
       }
-      let response;
+      sending = entry;
+      let outcome, message;
       try {
-        response = await fetch(entry.request.clone(), { credentials: "same-origin" });
-      } catch {
-        await queue.unshiftRequest(entry);  // still offline: keep it first, stop here
-        return;
+        [outcome, message] = await send(entry);
+      } finally {
+        sending = null;
       }
-      const landed = new URL(response.url || entry.request.url);
-      if (response.redirected && SIGN_IN_PATHS.test(landed.pathname)) {
-        await queue.unshiftRequest(entry);
-        await broadcast({ event: "signin", label: entry.metadata.label });
-        return;
-      }
-      if (response.status >= 500) {
-        await queue.unshiftRequest(entry);  // the server is in trouble: try again later
-        return;
-      }
-      if (response.ok) {
-        await broadcast({ event: "sent", id: entry.metadata.id, label: entry.metadata.label });
-        continue;
-      }
-      // A 4xx: refused (a validation error, the data changed meanwhile). Kept
-      // with the server's message until the user fixes or discards it.
-      const messages = refusalMessages(await response.text());
-      entry.metadata.failed = { status: response.status, messages };
-      await queue.pushRequest(entry);
-      await broadcast({ event: "failed", id: entry.metadata.id, label: entry.metadata.label, messages });
+      if (message) await broadcast(message);
+      if (outcome === "stop") return;
     }
   });
 }
@@ -199,7 +220,8 @@ routing.registerRoute(
     await serially(() =>
       queue.pushRequest({
         request,
-        metadata: { id, label: meta("Label"), page: meta("Page"), owner: meta("Owner"), fields, at: Date.now() },
+        metadata: { id, url: request.url, label: meta("Label"), page: meta("Page"), owner: meta("Owner"),
+                    fields, at: Date.now() },
       }),
     );
     await broadcast({ event: "queued", id });

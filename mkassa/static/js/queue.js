@@ -261,7 +261,10 @@
     const id = decodeURIComponent(match[1]);
     const answer = await ask({ type: "list" });
     const entry = answer?.entries.find((e) => e.id === id);
-    const form = document.querySelector("form[data-queue]");
+    // The form that sends where the refused request went (not the header's language switch).
+    const target = (url) => new URL(url, location.href).href.split("#")[0];
+    const form = [...document.querySelectorAll("form[data-queue]")]
+      .find((f) => target(f.getAttribute("action") || location.href) === target(entry.url));
     if (!entry || !form) return;
     for (const [name, value] of entry.fields || []) {
       const field = form.elements.namedItem(name);
