@@ -151,6 +151,8 @@ function refusalMessages(html) {
 
 // Where a replay lands when the session is gone: nothing was applied, so the
 // action waits for the user to sign in again rather than count as refused.
+// A request that hangs (a half-open connection) must not hold the queue forever.
+const REPLAY_TIMEOUT_MS = 30_000;
 const SIGN_IN_PATHS = /^\/(login|lock|pin)(\/|$)/;
 
 // What became of one entry: "next" to go on with the queue, "stop" to keep it
@@ -159,9 +161,12 @@ const SIGN_IN_PATHS = /^\/(login|lock|pin)(\/|$)/;
 async function send(entry) {
   let response;
   try {
-    response = await fetch(entry.request.clone(), { credentials: "same-origin" });
+    response = await fetch(entry.request.clone(),
+                           { credentials: "same-origin", signal: AbortSignal.timeout(REPLAY_TIMEOUT_MS) });
   } catch {
-    await queue.unshiftRequest(entry);  // still offline
+    // Offline, or no answer in time (the server may have applied it: the key makes
+    // the next try act once).
+    await queue.unshiftRequest(entry);
     return ["stop"];
   }
   const landed = new URL(response.url || entry.request.url);

@@ -22,6 +22,9 @@ from .test_pwa_browser import wait_for_active_worker
 
 pytestmark = pytest.mark.e2e
 
+# A replay waits for the server once per action; two cores shared by several test runs are slow.
+REPLAY_MS = 30_000
+
 # Where Workbox's Queue keeps the requests (workbox-background-sync): read from the page, which
 # shares the origin's IndexedDB with the worker.
 STORED_REQUESTS = """() => new Promise((done, fail) => {
@@ -57,7 +60,7 @@ def sign_in(page, login: str) -> None:
 def ready(page) -> None:
     """The worker controls the page (clientsClaim), so a form sent offline reaches it."""
     wait_for_active_worker(page)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
 
 def fill_point(page, name: str, address: str = "Чуй 1") -> None:
@@ -125,8 +128,8 @@ def test_three_actions_queued_offline_survive_a_reload_and_apply_once(demo, page
     }}""")
     assert status == 200
     page.evaluate("window.dispatchEvent(new Event('online'))")
-    expect(page.locator('[data-testid="queue-row"]')).to_have_count(0)
-    expect(page.locator('[data-testid="queue-link"]')).to_be_hidden()
+    expect(page.locator('[data-testid="queue-row"]')).to_have_count(0, timeout=REPLAY_MS)
+    expect(page.locator('[data-testid="queue-link"]')).to_be_hidden(timeout=REPLAY_MS)
     assert count(Point, name="Киоск офлайн") == 1 and count(Point, name="Второй киоск") == 1
     assert count(Point) == points + 2
     assert count(Shift, closed_at=None) == open_shifts + 1
@@ -175,7 +178,7 @@ def test_a_replay_the_server_refuses_is_shown_with_its_message_to_fix_or_discard
     page.goto("/queue")
     row = page.locator('[data-testid="queue-row"]')
     # The refused one stays, with the server's words; the other was sent.
-    expect(row.locator('[data-testid="queue-error"]')).to_have_text("This field is required.")
+    expect(row.locator('[data-testid="queue-error"]')).to_have_text("This field is required.", timeout=REPLAY_MS)
     expect(row).to_have_count(1)
     assert count(Point, name="Передумал") == 1 and count(Point, name="Без адреса") == 0
     expect(page.locator('[data-testid="queue-count"]')).to_have_text("1")
@@ -197,7 +200,7 @@ def test_a_replay_the_server_refuses_is_shown_with_its_message_to_fix_or_discard
     page.click('[data-testid="point-save"]')
     page.context.set_offline(False)
     page.goto("/queue")
-    expect(page.locator('[data-testid="queue-error"]')).to_have_count(1)
+    expect(page.locator('[data-testid="queue-error"]')).to_have_count(1, timeout=REPLAY_MS)
     page.click('[data-testid="queue-cancel"]')
     expect(page.locator('[data-testid="queue-row"]')).to_have_count(0)
     assert stored(page) == 0 and count(Point) == points + 2
@@ -213,7 +216,7 @@ def test_sign_out_and_another_users_sign_in_clear_the_queue(demo, page):
     page.click('[data-testid="point-save"]')
     page.context.set_offline(False)
     page.goto("/queue")
-    expect(page.locator('[data-testid="queue-error"]')).to_have_count(1)
+    expect(page.locator('[data-testid="queue-error"]')).to_have_count(1, timeout=REPLAY_MS)
     wait_stored(page, 1)
     page.goto("/profile/")
     expect(page.locator('[data-testid="queue-count"]')).to_have_text("1")
@@ -263,3 +266,58 @@ def test_what_may_not_wait_is_refused_offline_and_nothing_is_stored(demo, page):
     assert stored(page) == 0
     expect(page.locator('[data-testid="queue-link"]')).to_be_hidden()
     page.context.set_offline(False)
+
+
+@pytest.mark.parametrize("lang, locale", [("en", "en-US"), ("ru", "ru-RU"), ("ky", "ky-KG")])
+def test_queue_screens_fit_and_read_at_360_px(demo, browser, live_server, lang, locale):
+    """The badge and notice, "needs a connection", the queue offline and a refused action: each at
+    360 px in each language, checked as tests/e2e/test_screens.py checks every screen (fits, reads,
+    44 px targets, axe), with a screenshot under test-results/screens/queue/."""
+    from .test_screens import SCREENS_DIR, _check, _screenshot
+
+    context = browser.new_context(base_url=live_server, locale=locale, viewport={"width": 360, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems = []
+
+    def look(name: str) -> None:
+        problems.extend(_check(page, f"{lang} {name}", thumb=True, axe=True))
+        _screenshot(page, SCREENS_DIR / "queue" / f"{lang}-360-{name}.png")
+
+    try:
+        sign_in(page, "demo")
+        page.click(f"[data-testid=lang-{lang}]")
+        page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
+        page.goto("/pay/")
+        ready(page)
+        page.fill("input[name=amount]", "75")
+        context.set_offline(True)
+        page.click("[data-testid=pay-qr]")
+        expect(page.locator('[data-testid="needs-connection"]')).to_be_visible()
+        look("accept-needs-connection")
+
+        context.set_offline(False)
+        page.goto("/org/points/new")
+        context.set_offline(True)
+        fill_point(page, "Без адреса", address="")
+        page.click('[data-testid="point-save"]')
+        fill_point(page, "Киоск у парка")
+        page.click('[data-testid="point-save"]')
+        expect(page.locator('[data-testid="queue-count"]')).to_have_text("2")
+        look("point-queued")
+        page.goto("/queue")  # offline: the worker's copy
+        expect(page.locator('[data-testid="queue-row"]')).to_have_count(2)
+        look("queue-offline")
+
+        context.set_offline(False)
+        page.goto("/queue")
+        try:
+            expect(page.locator('[data-testid="queue-row"]')).to_have_count(1, timeout=REPLAY_MS)
+        except AssertionError:
+            print("DEBUG", lang, page.locator("main").inner_text(), page.evaluate(STORED_REQUESTS))
+            raise
+        expect(page.locator('[data-testid="queue-error"]')).to_have_count(1, timeout=REPLAY_MS)
+        look("queue-refused")
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
