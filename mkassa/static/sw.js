@@ -93,9 +93,8 @@ routing.registerRoute(
 // What is never queued (sign-in, PIN, codes, withdrawals, refunds...) never
 // carries the header: the page refuses it offline and nothing reaches here.
 const QUEUE_HEADER = "X-Mkassa-Queue";
-// Workbox drops entries older than this without a word; a week offline is far
-// past the session's life, so such an entry would come back refused (and shown)
-// long before, rather than vanish.
+// Workbox drops entries older than this without a word. 30 days is far past a
+// session's life: an entry is replayed (and, if refused, shown) long before.
 const QUEUE_RETENTION_MINUTES = 60 * 24 * 30;
 const queue = new backgroundSync.Queue("mkassa-actions", {
   maxRetentionTime: QUEUE_RETENTION_MINUTES,
