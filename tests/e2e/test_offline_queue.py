@@ -58,8 +58,11 @@ def sign_in(page, login: str) -> None:
 
 
 def ready(page) -> None:
-    """The worker controls the page (clientsClaim), so a form sent offline reaches it."""
+    """The worker controls the page, so a form sent offline reaches it. clientsClaim() normally
+    takes the open page at once; a navigation after activation always is controlled."""
     wait_for_active_worker(page)
+    if not page.evaluate("() => navigator.serviceWorker.controller !== null"):
+        page.reload()
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
 
