@@ -155,6 +155,8 @@ def test_a_hundred_queued_actions_each_apply_once(demo, page):
         fill_point(page, f"Точка {n:03d}")
         page.click('[data-testid="point-save"]')
         expect(page.locator('[data-testid="queue-count"]')).to_have_text(str(n + 1))
+        # Queued: the form is emptied for the next one (typing before that would be wiped).
+        expect(page.locator("#f-name")).to_have_value("")
     page.context.set_offline(False)
     # Two replays race (the online event and a forced one): the worker sends each entry once.
     page.evaluate("window.dispatchEvent(new Event('online'))")
@@ -174,6 +176,7 @@ def test_a_replay_the_server_refuses_is_shown_with_its_message_to_fix_or_discard
     page.context.set_offline(True)
     fill_point(page, "Без адреса", address="")
     page.click('[data-testid="point-save"]')
+    expect(page.locator("#f-name")).to_have_value("")  # queued, and the form emptied
     fill_point(page, "Передумал")
     page.click('[data-testid="point-save"]')
     expect(page.locator('[data-testid="queue-count"]')).to_have_text("2")
@@ -304,6 +307,7 @@ def test_queue_screens_fit_and_read_at_360_px(demo, browser, live_server, lang, 
         context.set_offline(True)
         fill_point(page, "Без адреса", address="")
         page.click('[data-testid="point-save"]')
+        expect(page.locator("#f-name")).to_have_value("")
         fill_point(page, "Киоск у парка")
         page.click('[data-testid="point-save"]')
         expect(page.locator('[data-testid="queue-count"]')).to_have_text("2")
