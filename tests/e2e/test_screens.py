@@ -69,6 +69,7 @@ SCREENS = [
     Screen("recover", "/recover", ("anon",)),
     Screen("lock", "/lock", ("anon",)),
     Screen("offline", "/offline", ("anon",)),
+    Screen("queue", "/queue", ("anon", "owner")),  # the offline queue's page (#16); rows: test_offline_queue.py
     Screen("sandbox-sms", "/sandbox/sms", ("anon",), thumb=False),
     Screen("sandbox-mail", "/sandbox/mail", ("anon",), thumb=False),
     Screen("sandbox-mail-message", lambda s, r: f"/sandbox/mail/{s.mail}", ("anon",), thumb=False),

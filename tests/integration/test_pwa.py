@@ -136,7 +136,7 @@ def plain(url: str) -> str:
 
 def test_precache_covers_the_shell(client):
     urls = {plain(entry["url"]) for entry in precache_entries(client)}
-    assert {"/offline", "/static/css/app.css", "/static/js/app.js",
+    assert {"/offline", "/queue", "/static/css/app.css", "/static/js/app.js", "/static/js/queue.js",
             "/static/vendor/pico-2.1.1/pico.min.css", "/static/vendor/htmx-4.0.1/htmx.min.js",
             "/static/icons/icon-192.png", "/static/icons/icon-512.png", "/static/icons/maskable-512.png",
             "/static/icons/apple-touch-icon.png", "/static/icons/favicon.svg"} <= urls
@@ -160,7 +160,7 @@ def test_precache_urls_answer_anonymously_and_revisions_match_the_files(app, cli
 
 
 @pytest.mark.parametrize("module", ["sw", "core", "precaching", "routing", "strategies", "expiration",
-                                    "navigation-preload"])
+                                    "navigation-preload", "background-sync"])
 def test_workbox_modules_the_worker_loads_are_vendored(client, module):
     name = "workbox-sw.js" if module == "sw" else f"workbox-{module}.prod.js"
     assert get(client, f"/static/vendor/workbox-v7.4.1/{name}").status_code == 200
@@ -172,3 +172,29 @@ def test_offline_page_renders_without_login(client):
     html = response.data.decode()
     assert 'data-testid="offline"' in html
     assert 'rel="manifest"' in html
+
+
+def test_queue_page_renders_without_login_and_holds_no_user_data(client, auth, demo):
+    """The worker keeps an anonymous copy of /queue for offline use: its rows come from the phone."""
+    anonymous = get(client, "/queue")
+    assert anonymous.status_code == 200
+    html = anonymous.data.decode()
+    assert 'data-testid="queue-page"' in html and 'id="queue-list"' in html
+    assert 'name="queue-owner"' not in html  # no one's queue is claimed by the cached copy
+    auth.login("demo")
+    signed_in = get(client, "/queue").data.decode()
+    assert 'name="queue-owner"' in signed_in  # the live page claims the queue for its user
+
+
+def test_queueable_forms_are_marked_and_secrets_never_are(client, auth, demo):
+    """Only actions that can wait carry data-queue; sign-in, withdrawals and payments never do."""
+    assert "data-queue=" not in get(client, "/login").data.decode()
+    auth.login("demo")
+    for path in ("/org/points/new", "/shifts/settings"):
+        assert "data-queue=" in get(client, path).data.decode(), path
+    for path in ("/pay/", "/payouts/"):
+        page = get(client, path)
+        assert page.status_code == 200, path
+        body = page.data.decode()
+        # The only queueable form on a money page is the header's language switch.
+        assert body.count("data-queue=") == 1 and 'class="lang-switch"' in body, path

@@ -1,7 +1,9 @@
-"""Progressive web app plumbing: the service worker, the web app manifest, the offline page.
+"""Progressive web app plumbing: the service worker, the web app manifest, the offline page and
+the page of actions waiting to be sent (the offline queue, static/js/queue.js).
 
-All three are public: browsers fetch the worker and the manifest on their own, without the
-user's session, and the worker stores /offline as an anonymous page (see static/sw.js).
+All are public: browsers fetch the worker and the manifest on their own, without the user's
+session, and the worker stores /offline and /queue as anonymous pages (see static/sw.js); the
+queue page draws the queue, which lives on the phone, from the worker.
 """
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ from ...config import DEFAULT_LOCALE
 bp = Blueprint("pwa", __name__)
 
 # Reachable without signing in (the app's deny-by-default guard reads this).
-PUBLIC_ENDPOINTS = {"pwa.service_worker", "pwa.manifest", "pwa.offline"}
+PUBLIC_ENDPOINTS = {"pwa.service_worker", "pwa.manifest", "pwa.offline", "pwa.queue"}
+# Rendered pages the worker keeps (anonymous copies): shown when the network cannot be reached.
+PRECACHED_PAGES = ("/offline", "/queue")
 
 THEME_COLOR = "#00796b"
 PRECACHE_PLACEHOLDER = "/*PRECACHE*/[]"
@@ -51,10 +55,11 @@ def _precache_entries(static_folder: Path, static_url: str, root_path: Path,
     for path in files:
         name = path.relative_to(static_folder).as_posix()
         entries.append({"url": f"{static_url}/{url_name(name)}", "revision": content_hash(path)})
-    # /offline is rendered, so its revision covers what renders it: every template (base.html
-    # and whatever it includes) and the compiled message catalogs.
+    # /offline and /queue are rendered, so their revision covers what renders them: every template
+    # (base.html and whatever it includes) and the compiled message catalogs.
     sources = sorted([*(root_path / "templates").rglob("*.html"), *(root_path / "translations").rglob("*.mo")])
-    entries.insert(0, {"url": "/offline", "revision": content_hash(*sources)})
+    revision = content_hash(*sources)
+    entries[:0] = [{"url": page, "revision": revision} for page in PRECACHED_PAGES]
     return entries
 
 
@@ -112,3 +117,9 @@ def manifest():
 @bp.get("/offline")
 def offline():
     return render_template("pwa/offline.html")
+
+
+@bp.get("/queue")
+def queue():
+    # Nothing of the user is rendered: the rows come from the worker, on the phone.
+    return render_template("pwa/queue.html")
