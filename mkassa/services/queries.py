@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func
 
 from ..extensions import db
 from ..models import Payment
@@ -25,10 +25,11 @@ class DayTotal:
 def today_total(scoped_payments: Select, now: datetime | None = None) -> DayTotal:
     """Succeeded payments paid during today's Bishkek day, within the caller's scope."""
     start, end = day_bounds_utc(local_today(now))
-    sub = scoped_payments.where(Payment.status == "succeeded", Payment.paid_at >= start,
-                                Payment.paid_at < end).subquery()
-    amount, count = db.session.execute(select(func.coalesce(func.sum(sub.c.amount), 0), func.count())
-                                       .select_from(sub)).one()
+    # The scoped SELECT's columns swapped for the aggregate, not wrapped in a subquery: no derived
+    # table for the database to flatten, and no column collection for SQLAlchemy to build per request.
+    amount, count = db.session.execute(
+        scoped_payments.where(Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end)
+        .with_only_columns(func.coalesce(func.sum(Payment.amount), 0), func.count())).one()
     return DayTotal(int(amount), int(count))
 
 
