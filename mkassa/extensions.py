@@ -1,10 +1,12 @@
 """Flask extensions, created unbound and initialised in create_app()."""
+import logging
+
+import click
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -24,8 +26,54 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class LazyMigrate:
+    """Flask-Migrate, loaded when migrations run (`flask db …`, flask_migrate.upgrade), not with the app.
+
+    Flask-Migrate imports Alembic and Mako (about 15 MB of memory) that a web, worker or export process
+    never uses. app.extensions["migrate"] is a stand-in that builds the real configuration on first
+    access, and `flask db` a group that loads Flask-Migrate's commands when it is run.
+    """
+
+    def init_app(self, app, db, **kwargs) -> None:
+        app.extensions["migrate"] = _MigrateConfigOnDemand(db, kwargs)
+        app.cli.add_command(_DbGroup("db", help="Perform database migrations."))
+
+
+class _MigrateConfigOnDemand:
+    def __init__(self, db, kwargs) -> None:
+        self._db, self._kwargs, self._real = db, kwargs, None
+
+    def __getattr__(self, name: str):
+        # Only called for attributes not set in __init__: migrate, db, directory, configure_args…
+        if self._real is None:
+            _quiet_alembic_plugins()
+            from flask_migrate import Migrate, _MigrateConfig
+            migrate = Migrate(db=self._db, **self._kwargs)
+            self._real = _MigrateConfig(migrate, self._db, **migrate.alembic_ctx_kwargs)
+        return getattr(self._real, name)
+
+
+def _quiet_alembic_plugins() -> None:
+    # Alembic logs each of its plugins at INFO when first imported; imported late, past the app's
+    # logging set-up, those lines would clutter every `flask db upgrade`.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+class _DbGroup(click.Group):
+    def _real(self) -> click.Group:
+        _quiet_alembic_plugins()
+        from flask_migrate.cli import db as group
+        return group
+
+    def list_commands(self, ctx):
+        return self._real().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        return self._real().get_command(ctx, name)
+
+
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+migrate = LazyMigrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()

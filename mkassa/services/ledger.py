@@ -45,6 +45,15 @@ def get_account(kind: str, merchant_id: int | None = None) -> LedgerAccount:
     return acc
 
 
+def get_accounts(*specs: tuple[str, int | None]) -> list[LedgerAccount]:
+    """The accounts of several (kind, merchant_id) pairs, in that order, read in one round trip (a
+    transfer's legs: a webhook's credit reads the Bank's and the merchant's account together)."""
+    codes = [account_code(kind, merchant_id) for kind, merchant_id in specs]
+    found = {acc.code: acc for acc in db.session.scalars(select(LedgerAccount).where(LedgerAccount.code.in_(codes)))}
+    # Any not there yet is created (and its kind checked) as get_account does.
+    return [found.get(code) or get_account(kind, merchant_id) for code, (kind, merchant_id) in zip(codes, specs)]
+
+
 def open_merchant_accounts(merchant_id: int) -> None:
     for kind in MERCHANT_ACCOUNT_KINDS:
         get_account(kind, merchant_id)

@@ -7,6 +7,7 @@ the user it was registered to: the lookup is by credential id AND user.
 """
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from datetime import datetime, timedelta
@@ -14,14 +15,6 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
-from webauthn import (base64url_to_bytes, generate_authentication_options, generate_registration_options, options_to_json,
-                      verify_authentication_response, verify_registration_response)
-from webauthn.helpers import (bytes_to_base64url, parse_authentication_credential_json, parse_client_data_json,
-                              parse_registration_credential_json)
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, PublicKeyCredentialDescriptor,
-                                      ResidentKeyRequirement, UserVerificationRequirement)
-
 from .. import durable
 from ..extensions import db
 from ..models import Device, Passkey, User, WebAuthnChallenge, utcnow
@@ -41,18 +34,31 @@ class PasskeyError(ServiceError):
     status = 400
 
 
-def _descriptors(user: User) -> list[PublicKeyCredentialDescriptor]:
-    return [PublicKeyCredentialDescriptor(id=base64url_to_bytes(p.credential_id)) for p in active_for(user)]
+# py_webauthn (with cbor2, pyasn1 and its parsers, about 20 MB of memory) is imported by the
+# ceremonies that use it, not with the app: a web or export process that never sees a passkey
+# never loads it.
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64url_bytes(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _descriptors(user: User) -> list:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+    return [PublicKeyCredentialDescriptor(id=_b64url_bytes(p.credential_id)) for p in active_for(user)]
 
 
 def _store_challenge(user: User, ceremony: str, challenge: bytes, now: datetime) -> None:
-    db.session.add(WebAuthnChallenge(challenge=bytes_to_base64url(challenge), ceremony=ceremony, user_id=user.id,
+    db.session.add(WebAuthnChallenge(challenge=_b64url(challenge), ceremony=ceremony, user_id=user.id,
                                      created_at=now, expires_at=now + timedelta(seconds=CHALLENGE_SECONDS)))
     db.session.flush()
 
 
 def _take_challenge(user: User, ceremony: str, client_data_json: bytes, now: datetime) -> bytes:
     """Use up the challenge the browser signed; refuse one that is foreign, stale or used."""
+    from webauthn.helpers import parse_client_data_json
     try:
         challenge = parse_client_data_json(client_data_json).challenge
     except Exception:  # py_webauthn raises assorted errors on malformed JSON
@@ -64,7 +70,7 @@ def _take_challenge(user: User, ceremony: str, client_data_json: bytes, now: dat
 
 def _spend(user_id: int, ceremony: str, challenge: bytes, now: datetime) -> int:
     return db.session.execute(update(WebAuthnChallenge).where(
-        WebAuthnChallenge.challenge == bytes_to_base64url(challenge), WebAuthnChallenge.ceremony == ceremony,
+        WebAuthnChallenge.challenge == _b64url(challenge), WebAuthnChallenge.ceremony == ceremony,
         WebAuthnChallenge.user_id == user_id, WebAuthnChallenge.used_at.is_(None),
         WebAuthnChallenge.expires_at > now).values(used_at=now)).rowcount
 
@@ -72,6 +78,7 @@ def _spend(user_id: int, ceremony: str, challenge: bytes, now: datetime) -> int:
 def _spend_again(user_id: int, ceremony: str, client_data_json: bytes | None, now: datetime) -> None:
     """After a failed ceremony whose caller's work was rolled back: the challenge stays used (if the
     browser's answer named one of ours), alone in a fresh transaction."""
+    from webauthn.helpers import parse_client_data_json
     try:
         challenge = parse_client_data_json(client_data_json).challenge if client_data_json else None
     except Exception:  # malformed: it named no challenge, so none was used
@@ -81,6 +88,9 @@ def _spend_again(user_id: int, ceremony: str, client_data_json: bytes | None, no
 
 
 def registration_options(user: User, rp_id: str, *, now: datetime | None = None) -> dict[str, Any]:
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, ResidentKeyRequirement,
+                                          UserVerificationRequirement)
     options = generate_registration_options(
         rp_id=rp_id, rp_name=RP_NAME, user_name=user.login, user_id=user.public_id.encode(),
         challenge=secrets.token_bytes(CHALLENGE_BYTES),
@@ -97,6 +107,9 @@ def register(user: User, credential: dict[str, Any] | str, rp_id: str, origin: s
              *, device: Device | None = None, now: datetime | None = None) -> Passkey:
     """A new passkey of `user`; `device`: the quick-access device it is added on (forgetting that
     device on sign-out revokes the passkey with it)."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers import parse_registration_credential_json
+    from webauthn.helpers.exceptions import WebAuthnException
     now = now or utcnow()
     mark, client_data = durable.mark(), None
     try:
@@ -111,7 +124,7 @@ def register(user: User, credential: dict[str, Any] | str, rp_id: str, origin: s
         user_id = user.id
         durable.keep(mark, redo=lambda: _spend_again(user_id, "register", client_data, now))
         raise PasskeyError(_l("The passkey could not be added. Please try again.")) from exc
-    passkey = Passkey(user_id=user.id, credential_id=bytes_to_base64url(verified.credential_id),
+    passkey = Passkey(user_id=user.id, credential_id=_b64url(verified.credential_id),
                       public_key=verified.credential_public_key, sign_count=verified.sign_count,
                       name=(name or "")[:NAME_MAX], created_at=now,
                       device_id=device.id if device is not None and device.user_id == user.id else None)
@@ -122,6 +135,8 @@ def register(user: User, credential: dict[str, Any] | str, rp_id: str, origin: s
 
 
 def authentication_options(user: User, rp_id: str, *, now: datetime | None = None) -> dict[str, Any]:
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
     options = generate_authentication_options(rp_id=rp_id, timeout=CHALLENGE_SECONDS * 1000,
                                               challenge=secrets.token_bytes(CHALLENGE_BYTES),
                                               allow_credentials=_descriptors(user),
@@ -133,6 +148,9 @@ def authentication_options(user: User, rp_id: str, *, now: datetime | None = Non
 def authenticate(user: User, credential: dict[str, Any] | str, rp_id: str, origin: str,
                  *, now: datetime | None = None) -> Passkey:
     """The user's passkey that signed this challenge; PasskeyError otherwise (nothing says why)."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers import parse_authentication_credential_json
+    from webauthn.helpers.exceptions import WebAuthnException
     now = now or utcnow()
     mark, client_data = durable.mark(), None
     try:
@@ -140,7 +158,7 @@ def authenticate(user: User, credential: dict[str, Any] | str, rp_id: str, origi
         client_data = parsed.response.client_data_json
         challenge = _take_challenge(user, "login", client_data, now)
         passkey = db.session.scalar(select(Passkey).where(
-            Passkey.credential_id == bytes_to_base64url(parsed.raw_id), Passkey.user_id == user.id,
+            Passkey.credential_id == _b64url(parsed.raw_id), Passkey.user_id == user.id,
             Passkey.revoked_at.is_(None)))
         if passkey is None:
             raise PasskeyError(_l("This passkey is not registered for this account."))

@@ -33,15 +33,15 @@ def transition(payment: Payment, target: str, now: datetime | None = None) -> No
 
 def credit(payment: Payment, at: datetime | None = None) -> None:
     """Money received for a payment: in processing until it settles. Posted once per payment."""
-    ledger.post(f"payment:{payment.public_id}", "payment", [
-        (ledger.get_account("bank_incoming"), -payment.amount),
-        (ledger.get_account("processing", payment.merchant_id), payment.amount),
-    ], merchant_id=payment.merchant_id, payment_id=payment.id, at=at)
+    bank, processing = ledger.get_accounts(("bank_incoming", None), ("processing", payment.merchant_id))
+    ledger.post(f"payment:{payment.public_id}", "payment", [(bank, -payment.amount), (processing, payment.amount)],
+                merchant_id=payment.merchant_id, payment_id=payment.id, at=at)
 
 
 def settle(payment: Payment, at: datetime | None = None) -> None:
     """In processing → available (the Bank's settlement). Posted once per payment."""
-    ledger.post(f"settle:{payment.public_id}", "settlement", [
-        (ledger.get_account("processing", payment.merchant_id), -payment.amount),
-        (ledger.get_account("available", payment.merchant_id), payment.amount),
-    ], merchant_id=payment.merchant_id, payment_id=payment.id, at=at)
+    processing, available = ledger.get_accounts(("processing", payment.merchant_id),
+                                                 ("available", payment.merchant_id))
+    ledger.post(f"settle:{payment.public_id}", "settlement",
+                [(processing, -payment.amount), (available, payment.amount)],
+                merchant_id=payment.merchant_id, payment_id=payment.id, at=at)

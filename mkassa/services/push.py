@@ -15,15 +15,11 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
 from cryptography.hazmat.primitives import serialization
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from py_vapid import Vapid
-from py_vapid.utils import b64urlencode
-from pywebpush import WebPushException, webpush
 from sqlalchemy import delete, func, select
 
 from .. import signals
@@ -55,10 +51,21 @@ MSG_ENDPOINT = _l("This browser gave an address that is not a known push service
 MSG_KEYS = _l("This browser gave invalid notification keys.")
 
 
+# pywebpush (with requests, aiohttp and py_vapid: about 35 MB of memory) is imported where a push is
+# sent or a key is read, not with the app: web and export processes mostly never need it.
+
+
+def webpush(*args, **kwargs):
+    """pywebpush.webpush, loaded on first use (the gateway call tests watch, see tests/conftest.py)."""
+    from pywebpush import webpush as send
+    return send(*args, **kwargs)
+
+
 # ----------------------------------------------------------------------------------- VAPID keys
 
 
-def vapid_key(instance_path: str | Path) -> Vapid:
+def vapid_key(instance_path: str | Path):
+    from py_vapid import Vapid
     """Our VAPID key pair, read from instance/, generated there (mode 0600) on first use.
 
     Created under a temporary name and linked into place, so two processes starting at once
@@ -84,6 +91,7 @@ def vapid_key(instance_path: str | Path) -> Vapid:
 
 def application_server_key(instance_path: str | Path) -> str:
     """The public key as the browser's pushManager.subscribe() wants it: URL-safe base64, no padding."""
+    from py_vapid.utils import b64urlencode
     point = vapid_key(instance_path).public_key.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     return b64urlencode(point)
@@ -183,6 +191,8 @@ def queue_payment_push(payment: Payment, **_extra) -> None:
 
 @outbox.handler("push")
 def deliver_push(payload: dict, _message) -> None:
+    import requests
+    from pywebpush import WebPushException
     sub = db.session.get(PushSubscription, payload["subscription_id"])
     if sub is None:  # unsubscribed (or gone) since the payment: nobody to tell
         return

@@ -1,7 +1,6 @@
 """Payment QR codes: the ELQR links MKASSA shows and prints, and their SVG pictures."""
 from __future__ import annotations
 
-import segno
 from markupsafe import Markup
 
 from .. import elqr
@@ -28,6 +27,7 @@ def qr_svg(link: str, title: str) -> Markup:
     Error correction at least M (segno raises it when the data leaves room): a printed code gets
     scuffed and photographed at an angle.
     """
+    import segno  # on first use: its writers weigh megabytes a worker or export process never needs
     code = segno.make_qr(link, error="m")
     return Markup(code.svg_inline(scale=1, border=4, omitsize=True, title=title, svgclass="qr-svg",
                                   lineclass="qr-dark"))
@@ -36,6 +36,8 @@ def qr_svg(link: str, title: str) -> Markup:
 def qr_svg_document(link: str) -> bytes:
     """The link as a standalone SVG file (the partner API's QR picture), 8 px modules."""
     import io
+
+    import segno  # on first use, as in qr_svg
     out = io.BytesIO()
     segno.make_qr(link, error="m").save(out, kind="svg", scale=8, border=4)
     return out.getvalue()

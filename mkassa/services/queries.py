@@ -33,10 +33,11 @@ def today_total(scoped_payments: Select, now: datetime | None = None,
     """Succeeded payments paid during today's Bishkek day, within the caller's scope; with
     `scoped_refunds`, also the refunds the Bank returned today (whichever day their payment was)."""
     start, end = day_bounds_utc(local_today(now))
-    sub = scoped_payments.where(Payment.status == "succeeded", Payment.paid_at >= start,
-                                Payment.paid_at < end).subquery()
-    amount, count = db.session.execute(select(func.coalesce(func.sum(sub.c.amount), 0), func.count())
-                                       .select_from(sub)).one()
+    # The scoped SELECT's columns swapped for the aggregate, not wrapped in a subquery: no derived
+    # table for the database to flatten, and no column collection for SQLAlchemy to build per request.
+    amount, count = db.session.execute(
+        scoped_payments.where(Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end)
+        .with_only_columns(func.coalesce(func.sum(Payment.amount), 0), func.count())).one()
     refunded = 0
     if scoped_refunds is not None:
         done = scoped_refunds.where(Refund.status == "succeeded", Refund.finished_at >= start,

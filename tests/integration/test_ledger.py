@@ -54,6 +54,17 @@ def test_overdraft_is_refused_by_the_database_and_undone_whole(merchant):
     assert ledger.total_sum() == 0
 
 
+def test_accounts_of_a_transfer_are_read_together_in_order_and_made_on_first_use(merchant):
+    # A fresh database has no Bank account yet: the first credit makes it, like get_account.
+    bank, processing = ledger.get_accounts(("bank_incoming", None), ("processing", merchant.id))
+    available, again = ledger.get_accounts(("available", merchant.id), ("bank_incoming", None))
+    assert (bank.code, processing.code, available.code) == ("bank:bank_incoming", f"m{merchant.id}:processing",
+                                                             f"m{merchant.id}:available")
+    assert again is bank and processing is ledger.get_account("processing", merchant.id)
+    with pytest.raises(ledger.LedgerError):  # a merchant kind without a merchant
+        ledger.get_accounts(("bank_incoming", None), ("processing", None))
+
+
 operations = st.lists(st.tuples(st.sampled_from(["receive", "settle", "withdraw"]), st.integers(1, 10**9),
                                 st.integers(0, 5)), min_size=1, max_size=25)
 
