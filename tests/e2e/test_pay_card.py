@@ -84,3 +84,29 @@ def test_cancel_in_mpos_and_a_forged_return_change_nothing(demo, page):
     page.click("[data-testid=payment-cancel]")
     expect(page.locator("[data-testid=payment-status]")).to_have_attribute("data-status", "cancelled")
     assert today_total(page) == before
+
+
+def test_a_card_payment_shows_in_the_card_report_and_its_excel_with_the_masked_card(demo, page, tmp_path):
+    """The issue's walk-through: 250,00 by card, approved; home, the reports' card filter and the
+    Excel file show it, with the card masked and never a full number."""
+    from openpyxl import load_workbook
+    from playwright.sync_api import expect
+    sign_in(page)
+    before = today_total(page)
+    start_card(page, "250,00")
+    page.click("[data-testid=mpos-approve]")
+    expect(page.locator("[data-testid=payment-status]")).to_have_attribute("data-status", "succeeded",
+                                                                          timeout=10_000)
+    assert today_total(page) == before + 25000
+    page.goto("/reports/?period=today&method=card&status=succeeded")
+    cards = page.locator("[data-testid=payment-card]")
+    expect(cards.first).to_have_text("4169 58** **** 1234")
+    with page.expect_download() as info:
+        page.click('[data-testid="report-download"]')
+    path = tmp_path / "cards.xlsx"
+    info.value.save_as(path)
+    cells = [str(c.value) for row in load_workbook(path).active.iter_rows() for c in row if c.value is not None]
+    assert "4169 58** **** 1234" in cells
+    from mkassa.pan import luhn_valid
+    runs = [run for c in cells for run in re.findall(r"\d{13,19}", c.replace(" ", ""))]
+    assert not [run for run in runs if luhn_valid(run)]  # e.g. the account number is 14 digits, not a card
