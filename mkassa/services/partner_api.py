@@ -23,7 +23,7 @@ from ..models.api import API_KEY_NAME_MAX, CALLBACK_URL_MAX, DESCRIPTION_MAX, OR
 from ..models.payment import CURRENCY_KGS
 from ..scope import select_for_key
 from . import Invalid, audit
-from . import accept
+from . import accept, refunds
 
 LIVE_PREFIX, TEST_PREFIX = "mk_live_", "mk_test_"
 CALLBACK_SECRET_PREFIX = "whsec_"
@@ -224,6 +224,23 @@ def payment_json(payment: Payment, extra: ApiPayment | None, settings: Settings)
         "paid_at": _iso(payment.paid_at),
         "finished_at": _iso(payment.finished_at),
     }
+
+
+def refunds_json(payment: Payment) -> dict[str, Any]:
+    """The payment's refunds as the API lists them (schema `RefundList` in openapi.py): those the owner
+    confirmed with the SMS code, oldest first. Refunds are made in the app, never through the API: a
+    partner's key must not be able to send money out."""
+    return {"object": "list", "data": [{
+        "id": refund.public_id,
+        "object": "refund",
+        "payment_id": payment.public_id,
+        "amount": refund.amount,
+        "currency": CURRENCY_CODE,
+        "status": refund.status,
+        "created_at": _iso(refund.created_at),
+        "finished_at": _iso(refund.finished_at),
+        "failure_reason": refund.failure_reason,
+    } for refund in refunds.refunds_of(payment)]}
 
 
 def point_json(point: Point) -> dict[str, Any]:

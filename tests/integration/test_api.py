@@ -397,3 +397,24 @@ def test_ssrf_guard_allows_a_public_https_url_and_the_sandbox_allows_local():
     def unknown(host):
         raise OSError("no such host")
     assert check_callback_url("https://nowhere.invalid/cb", Prod, resolve=unknown) is not None
+
+
+def test_a_payments_refunds_are_read_through_its_key_only(app, client, demo):
+    from mkassa.models import Refund
+    here, there = demo.points[0], demo.points[1]
+    paid = db.session.scalar(select(Payment).where(Payment.point_id == here.id, Payment.status == "succeeded")
+                             .order_by(Payment.id).limit(1))
+    db.session.add_all([
+        Refund(merchant_id=demo.merchant.id, payment_id=paid.id, requested_by_id=demo.owner.id, amount=100,
+               status="succeeded", finished_at=paid.paid_at),
+        Refund(merchant_id=demo.merchant.id, payment_id=paid.id, requested_by_id=demo.owner.id, amount=50,
+               status="requested")])  # still waiting for its SMS code: not a refund yet
+    db.session.commit()
+    point_key, other_point = new_key(app, demo, point=here), new_key(app, demo, point=there, name="Other")
+    listed = client.get(f"/api/v1/payments/{paid.public_id}/refunds", headers=bearer(point_key))
+    assert listed.status_code == 200
+    assert [(r["amount"], r["status"], r["payment_id"]) for r in listed.json["data"]] == [
+        (100, "succeeded", paid.public_id)]
+    hidden = client.get(f"/api/v1/payments/{paid.public_id}/refunds", headers=bearer(other_point))
+    assert hidden.status_code == 404 and hidden.mimetype == "application/problem+json"
+    assert client.get(f"/api/v1/payments/{paid.public_id}/refunds").status_code == 401

@@ -118,6 +118,11 @@ def get_payment(payment_id: str):
     return _payment_response(_payment_or_404(payment_id))
 
 
+@bp.get("/v1/payments/<payment_id>/refunds")
+def payment_refunds(payment_id: str):
+    return jsonify(api.refunds_json(_payment_or_404(payment_id)))
+
+
 @bp.get("/v1/payments/<payment_id>/qr.svg")
 def payment_qr(payment_id: str):
     payment = _payment_or_404(payment_id)

@@ -12,6 +12,7 @@ from typing import Any
 from ...config import Settings
 from ...models.api import CALLBACK_URL_MAX, DESCRIPTION_MAX, ORDER_REF_MAX
 from ...models.payment import METHODS, STATUSES
+from ...models.refund import RefundStatus
 from ...services.reports import ALL_STATUSES, PERIODS
 
 VERSION = "1.0.0"
@@ -124,6 +125,20 @@ DOCUMENT: dict[str, Any] = {
                 "parameters": [PAYMENT_ID, ACCEPT_LANGUAGE],
                 "responses": {
                     "200": _json("The payment.", "#/components/schemas/Payment"),
+                    **COMMON_ERRORS,
+                    "404": _problem("No such payment for this key."),
+                },
+            },
+        },
+        "/api/v1/payments/{payment_id}/refunds": {
+            "get": {
+                "operationId": "listPaymentRefunds",
+                "summary": "The payment's refunds",
+                "description": "Refunds are made by the merchant in MKASSA and confirmed by SMS code; the API "
+                               "only reads them. Each refund is listed once the code confirmed it.",
+                "parameters": [PAYMENT_ID, ACCEPT_LANGUAGE],
+                "responses": {
+                    "200": _json("The refunds, oldest first.", "#/components/schemas/RefundList"),
                     **COMMON_ERRORS,
                     "404": _problem("No such payment for this key."),
                 },
@@ -254,6 +269,31 @@ DOCUMENT: dict[str, Any] = {
                     "paid_at": NULLABLE_TIME,
                     "finished_at": NULLABLE_TIME,
                 },
+            },
+            "Refund": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "object", "payment_id", "amount", "currency", "status", "created_at",
+                             "finished_at", "failure_reason"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "object": {"const": "refund"},
+                    "payment_id": {"type": "string"},
+                    "amount": {"type": "integer", "minimum": 1},
+                    "currency": {"const": "KGS"},
+                    "status": {"type": "string", "enum": [s.value for s in RefundStatus
+                                                          if s is not RefundStatus.REQUESTED]},
+                    "created_at": TIME,
+                    "finished_at": NULLABLE_TIME,
+                    "failure_reason": NULLABLE_TEXT,
+                },
+            },
+            "RefundList": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["object", "data"],
+                "properties": {"object": {"const": "list"},
+                               "data": {"type": "array", "items": {"$ref": "#/components/schemas/Refund"}}},
             },
             "PaymentList": {
                 "type": "object",
