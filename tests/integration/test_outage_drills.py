@@ -33,6 +33,7 @@ class CoreBank:
         self.mode = "ok"
         self.paid: dict[str, dict] = {}
         self.asked = 0
+        self.refund_keys: list[str] = []  # the Idempotency-Key of each refund request it took
         bank = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,6 +52,17 @@ class CoreBank:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if bank.mode != "ok" or self.path != "/refunds":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                bank.refund_keys.append(self.headers["Idempotency-Key"])
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, *args):
                 pass
@@ -142,6 +154,62 @@ def test_core_bank_down_for_long_codes_credentials_and_reports_still_go_out(
     recovered = db.session.get(JobState, "reconcile_payments", populate_existing=True)
     assert recovered.failures == 0 and recovered.failures_total == stretch
     assert len(gateway.received) == 2  # one SMS per message, none again
+
+
+def test_core_bank_down_a_confirmed_refund_keeps_its_money_reserved_and_is_asked_for_once_when_back(
+        app, demo, gateway, core, monkeypatch):
+    """A refund confirmed while the core bank answers 500 for 20 minutes: its request waits in the
+    outbox and is retried; the money stays reserved (never refunded twice, never given back early);
+    SMS keep going out meanwhile; once the Bank is back it is asked exactly once."""
+    from types import SimpleNamespace
+
+    from mkassa.models.ledger import REFUND_PENDING
+    from mkassa.services import ledger, otp, payments, refunds
+    monkeypatch.setattr(otp, "secrets", SimpleNamespace(randbelow=lambda _n: 1234))
+    start = utcnow()
+    payment = Payment(merchant_id=demo.merchant.id, point_id=demo.points[0].id, cashier_id=demo.cashier.id,
+                      method="qr", amount=50_000, status="succeeded", created_at=start, paid_at=start,
+                      bank_txn_id="drill-refund-1")
+    db.session.add(payment)
+    db.session.flush()
+    payments.credit(payment, at=start)
+    payments.settle(payment, at=start)
+    refund = refunds.request_refund(demo.owner, payment, "200")
+    refunds.confirm(demo.owner, refund, "1234")
+    refund_id = refund.public_id
+    db.session.commit()
+    reserved = ledger.balances(demo.merchant.id).get(REFUND_PENDING, 0)
+    assert reserved == 20_000
+
+    core.mode = "500"
+    production_adapters(app, monkeypatch, corebank_url=core.url, sms_gateway_url=gateway.url)
+    with time_machine.travel(start, tick=False) as clock:
+        for n in range(20):  # a beat a minute: twenty minutes without the core bank
+            clock.shift(timedelta(minutes=1))
+            if n == 10:
+                sms.queue_sms("+996700111222", "MKASSA: login cashier, password x")
+                db.session.commit()
+                sent = len(gateway.received)
+                beat()
+                assert len(gateway.received) >= sent + 1  # the SMS is not held up by the refund
+            else:
+                beat()
+            db.session.commit()
+        request = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "refund.request"))
+        assert request.status != "sent" and request.attempts >= 5
+        assert db.session.get(type(refund), refund.id).status == "confirmed"
+        assert ledger.balances(demo.merchant.id).get(REFUND_PENDING, 0) == reserved  # still reserved, once
+        assert core.refund_keys == []
+
+        core.mode = "ok"  # the Bank is back: the next retry asks it, once
+        for _ in range(20):
+            clock.shift(timedelta(minutes=1))
+            beat()
+            db.session.commit()
+    assert core.refund_keys == [f"mkassa-refund-{refund_id}"]
+    assert db.session.scalar(select(type(refund).status).where(type(refund).public_id == refund_id)) == "pending"
+    assert ledger.balances(demo.merchant.id).get(REFUND_PENDING, 0) == reserved
+    assert ledger.total_sum() == 0
 
 
 def test_sms_gateway_failing_then_recovering_sends_one_sms_per_message(app, gateway, monkeypatch):
