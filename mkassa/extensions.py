@@ -65,6 +65,15 @@ class _DbGroup(click.Group):
         from flask_migrate.cli import db as group
         return group
 
+    # The real group's options (-d, -x) and its callback, which puts them on `g` for the commands:
+    # without them every `flask db …` command fails (AttributeError: directory).
+    def get_params(self, ctx):
+        return self._real().get_params(ctx)
+
+    def invoke(self, ctx):
+        self.callback = self._real().callback
+        return super().invoke(ctx)
+
     def list_commands(self, ctx):
         return self._real().list_commands(ctx)
 

@@ -42,3 +42,15 @@ def test_migrations_still_load_flask_migrate_when_asked():
                                        "assert cfg.configure_args['render_as_batch'] is True\n"
                                        "with app.app_context(): assert cfg.migrate.get_config() is not None\nprint(", 1)
     assert {"flask_migrate", "alembic"} <= _modules_after(script)
+
+
+def test_the_operators_flask_db_commands_run_as_the_readme_writes_them(tmp_path):
+    """`make run` and every deploy run `flask --app wsgi db upgrade`: the stand-in group must pass the
+    real group's options to its commands (it once failed with "AttributeError: directory")."""
+    import os
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/op.sqlite3", "MKASSA_INSTANCE_PATH": str(tmp_path)}
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi", "db"]
+    for args in (["upgrade"], ["-d", "migrations", "current"]):
+        done = subprocess.run(flask + args, cwd=ROOT, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert "(head)" in done.stdout
