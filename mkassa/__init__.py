@@ -53,6 +53,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=SESSION_ABSOLUTE_SECONDS,
+        # The cookie is written only when the session changes. Refreshed on every answer, a request
+        # that set out with the old cookie (the service worker fetching its scripts while a page
+        # loads) wrote it back over a newer one and took the page's CSRF token with it: the next
+        # form got "expired". Idle and absolute limits live on the server session, not the cookie.
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=SESSION_ABSOLUTE_SECONDS,
         WTF_CSRF_SSL_STRICT=settings.session_cookie_secure,
         BABEL_DEFAULT_LOCALE=DEFAULT_LOCALE,

@@ -84,6 +84,11 @@ class _DbGroup(click.Group):
 db = SQLAlchemy(model_class=Base)
 migrate = LazyMigrate()
 login_manager = LoginManager()
+# Sign-in lives in the server-side session row (security.load_user_from_request): its idle, absolute
+# and quick-lock limits. Flask-Login's own protection would only write "_fresh" into the cookie on
+# the first answer after sign-in, whichever it is; written from a request that set out with an
+# older cookie, that answer put the older session back (see SESSION_REFRESH_EACH_REQUEST).
+login_manager.session_protection = None
 csrf = CSRFProtect()
 babel = Babel()
 mail = Mail()

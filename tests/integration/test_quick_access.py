@@ -380,3 +380,24 @@ def test_no_code_pin_or_password_in_responses_or_logs(client, auth, demo, en, ca
         assert secret not in text
     assert not re.search(rf"(?<![\d]){code}(?![\d])", re.sub(r"[A-Za-z0-9_-]{20,}", "", text))
     assert "$argon2" not in text
+
+
+def test_an_answer_that_set_out_with_the_old_cookie_does_not_undo_the_new_one(app, client, auth, demo, en):
+    """The phone loads the PIN page while the service worker still fetches its scripts with the
+    cookie from just after sign-in. The late answer must not write that older session back over the
+    page's: the PIN then went to a form whose CSRF token the session no longer held (CI, a 400)."""
+    auth.login("demo")
+    cookie_name = app.config["SESSION_COOKIE_NAME"]
+    signed_in = client.get_cookie(cookie_name).value
+    token = auth.csrf("/quick-access")  # the page's form token, kept in the (now newer) session
+    assert client.get_cookie(cookie_name).value != signed_in
+
+    late = app.test_client()
+    late.set_cookie(cookie_name, signed_in, domain="localhost")
+    for path in ("/sw.js", "/manifest.webmanifest", "/static/vendor/htmx-4.0.1/htmx.min.js"):
+        answer = late.get(path)
+        assert answer.status_code == 200, path
+        assert not [h for h in answer.headers.getlist("Set-Cookie") if h.startswith(cookie_name + "=")], path
+
+    response = client.post("/quick-access", data={"pin": "4826", "csrf_token": token})
+    assert response.status_code == 302 and "/quick-access/repeat" in response.headers["Location"]
