@@ -135,8 +135,21 @@ def _failed(msg_id: int, exc: Exception) -> None:
 
 def retry_dead(msg_id: int) -> bool:
     """An operator's "retry" of a dead message: due again now, with a fresh count of attempts."""
+    return _revive(OutboxMessage.id == msg_id)
+
+
+def revive(dedupe_key: str) -> bool:
+    """The dead message queued under `dedupe_key` due again now, when reconciliation finds that the
+    Bank never received what it carries; False when there is none, or it is not dead."""
+    revived = _revive(OutboxMessage.dedupe_key == dedupe_key)
+    if revived:
+        log.warning("outbox message %s: the Bank has no record of it; it is sent again", dedupe_key)
+    return revived
+
+
+def _revive(which) -> bool:
     result = db.session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == msg_id, OutboxMessage.status == "dead")
+        update(OutboxMessage).where(which, OutboxMessage.status == "dead")
         .values(status="pending", attempts=0, next_attempt_at=utcnow(), locked_until=None))
     if result.rowcount == 1:
         db.session.info["outbox_added"] = True

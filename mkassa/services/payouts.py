@@ -246,7 +246,13 @@ def reconcile_overdue_payouts(now: datetime | None = None) -> int:
     db.session.commit()
     for public_id in overdue:
         found = corebank.find_payout(public_id)
-        if found is None or found.status not in FINAL:
+        if found is None:
+            # Never received by the Bank: a request the outbox gave up on (the Bank down for all of
+            # MAX_ATTEMPTS) goes again, idempotent by payout id; the money stays reserved meanwhile.
+            outbox.revive(f"payout:{public_id}:request")
+            db.session.commit()
+            continue
+        if found.status not in FINAL:
             continue
         try:
             apply_bank_result(public_id, found.status == "succeeded", found.bank_ref, found.reason, now)

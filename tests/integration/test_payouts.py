@@ -404,6 +404,24 @@ def test_overdue_payout_the_bank_has_not_finished_stays_flagged_and_is_asked_aga
     db.session.commit()
 
 
+def test_a_payout_the_outbox_gave_up_on_is_asked_for_again_once_the_bank_is_back(client, auth, owner, monkeypatch):
+    from .test_refunds import bank_down_until_the_outbox_gives_up
+    payout = requested(client, auth, "20")
+    confirm(client, auth, payout, last_code())
+    bank_down_until_the_outbox_gives_up(monkeypatch, "request_payout")
+    request = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "payout.request"))
+    assert request.status == "dead" and reload(payout).status == "confirmed"
+
+    later = reload(payout).confirmed_at + timedelta(seconds=payouts.OVERDUE_SECONDS)
+    assert payouts.reconcile_overdue_payouts(later) == 1
+    assert outbox.dispatch_due() == 1
+    assert reload(payout).status == "pending"
+    assert payouts.reconcile_overdue_payouts(later + timedelta(seconds=payouts.RECHECK_SECONDS)) == 1
+    assert outbox.dispatch_due() == 0  # taken now: nothing is revived twice
+    assert db.session.scalar(select(func.count()).select_from(SandboxBankPayout)) == 1
+    assert reload(payout).flagged_overdue  # operators still see that it was late
+
+
 def test_status_fragment_polls_until_final(client, owner, in_flight):
     fragment = client.get(f"/payouts/{in_flight.public_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'data-status="pending"' in fragment and "every 2s" in fragment

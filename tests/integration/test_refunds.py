@@ -355,6 +355,45 @@ def test_reconciliation_repairs_a_lost_answer(client, auth, owner):
     assert reload(refund).status == "succeeded"
 
 
+def bank_down_until_the_outbox_gives_up(monkeypatch, gateway: str) -> None:
+    """The core bank refuses every call of `gateway` until the outbox marks the request dead."""
+    from mkassa.gateways import corebank
+    real = getattr(corebank, gateway)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("core bank unreachable")
+
+    monkeypatch.setattr(corebank, gateway, down)
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        for _ in range(outbox.MAX_ATTEMPTS):
+            outbox.dispatch_due()
+            clock.shift(timedelta(seconds=outbox.BACKOFF_MAX_SECONDS))
+    monkeypatch.setattr(corebank, gateway, real)  # back up
+
+
+def test_a_refund_the_outbox_gave_up_on_is_asked_for_again_once_the_bank_is_back(client, auth, owner, monkeypatch):
+    payment = paid(owner, 50_000)
+    refund = confirmed(client, auth, payment, "100")
+    bank_down_until_the_outbox_gives_up(monkeypatch, "request_refund")
+    request = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "refund.request"))
+    assert request.status == "dead" and reload(refund).status == "confirmed"
+    assert balances(owner.merchant.id)[REFUND_PENDING] == 10_000  # still reserved, not lost
+
+    later = utcnow() + timedelta(seconds=refunds.OVERDUE_SECONDS + 1)
+    assert refunds.reconcile_overdue_refunds(now=later) == 1  # the Bank has no record: ask again
+    assert outbox.dispatch_due() == 1
+    assert reload(refund).status == "pending"
+    assert refunds.reconcile_overdue_refunds(now=later) == 1  # taken now: nothing is revived twice
+    assert outbox.dispatch_due() == 0
+    assert db.session.scalar(select(func.count()).select_from(SandboxBankRefund)) == 1
+    db.session.execute(SandboxBankRefund.__table__.update().values(status="succeeded"))
+    db.session.commit()
+    refunds.reconcile_overdue_refunds(now=later)
+    assert reload(refund).status == "succeeded"
+    after = balances(owner.merchant.id)
+    assert after[REFUND_PENDING] == 0 and ledger.total_sum() == 0
+
+
 def test_jobs_are_registered():
     assert {"reconcile_refunds", "complete_sandbox_refunds"} <= {job.name for job in jobs.registered()}
 
