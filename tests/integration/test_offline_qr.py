@@ -233,3 +233,16 @@ def test_reservations_are_scoped_to_their_user(client, auth, demo):
     assert db.session.scalars(scoped(PaymentReservation, user=demo.cashier2)).all() == []
     assert len(db.session.scalars(scoped(PaymentReservation, user=demo.owner)).all()) == 0
     assert len(db.session.scalars(scoped(PaymentReservation, user=demo.cashier)).all()) == 20
+
+
+def test_unused_ids_are_purged_a_retention_after_expiry_and_used_ones_stay(client, auth, demo):
+    from mkassa.services import housekeeping
+    data, token = reserve(client, auth)
+    assert upload(client, token, data["ids"][0]["id"]).status_code == 303
+    db.session.commit()
+    expires = db.session.scalar(select(func.max(PaymentReservation.expires_at)))
+    assert housekeeping.purge_unused_reservations(now=expires + housekeeping.RESERVATION_RETENTION) == 0
+    assert housekeeping.purge_unused_reservations(
+        now=expires + housekeeping.RESERVATION_RETENTION + timedelta(seconds=1)) == 19
+    [kept] = db.session.scalars(select(PaymentReservation)).all()
+    assert kept.public_id == data["ids"][0]["id"]

@@ -50,13 +50,17 @@
     save({ owner: data.owner, fetchedAt: Date.now(), data, used });
   }
 
-  function takeId(kept) {
+  // A reserved id this phone has not put into a QR yet, still valid; null when none is left.
+  function freeId(kept) {
     const now = Date.now();
-    const free = kept.data.ids.find((r) => !kept.used.includes(r.id) && Date.parse(r.expires_at) > now);
-    if (!free) return null;
-    kept.used.push(free.id);
-    save(kept);
-    return free.id;
+    return kept.data.ids.find((r) => !kept.used.includes(r.id) && Date.parse(r.expires_at) > now)?.id || null;
+  }
+
+  // What this user's phone keeps, when it can make an offline QR now.
+  function usable() {
+    const kept = load();
+    const ok = kept && kept.owner === meta("queue-owner") && freeId(kept) && globalThis.MkassaElqr && globalThis.qrcode;
+    return ok ? kept : null;
   }
 
   // What a person types: "75", "75,5", "1 234.50" (any space), in tyiyn; null when it is not an amount.
@@ -86,18 +90,13 @@
     form.querySelector("[data-offline-qr-button]").before(line);
   }
 
-  async function offlineQr(form) {
-    const kept = load();
-    const owner = meta("queue-owner");
-    if (!kept || kept.owner !== owner || !globalThis.MkassaElqr || !globalThis.qrcode) {
-      showError(form, form.dataset.noIds);
-      return;
-    }
+  async function offlineQr(form, kept) {
     const amount = parseAmount(form.elements.namedItem("amount").value);
     if (amount === null || amount <= 0) return showError(form, form.dataset.badAmount);
     if (amount > kept.data.max_amount) return showError(form, form.dataset.tooMuch);
-    const id = takeId(kept);
-    if (!id) return showError(form, form.dataset.noIds);
+    const id = freeId(kept);
+    kept.used.push(id);
+    save(kept);
     showError(form, null);
     const q = kept.data.qr;
     const link = await MkassaElqr.build({
@@ -130,9 +129,12 @@
     if (form.hasAttribute("data-clear-queue")) clear();  // sign-out: nothing of this user stays
     if (navigator.onLine || !form.hasAttribute("data-offline-qr")) return;
     if (!evt.submitter?.hasAttribute("data-offline-qr-button")) return;  // "Card" needs a connection
+    // No reserved id on this phone: queue.js says "needs a connection", as for any payment.
+    const kept = usable();
+    if (!kept) return;
     evt.preventDefault();
     evt.stopImmediatePropagation();
-    offlineQr(form);
+    offlineQr(form, kept);
   }, true);
 
   document.addEventListener("click", (evt) => {
@@ -164,6 +166,7 @@
     refresh(Boolean(document.querySelector("form[data-offline-qr]")));
   }
   window.addEventListener("online", () => refresh(false));
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  // After every deferred script: the QR drawer (vendor qrcode.js) comes after this one on the page.
+  if (document.readyState === "complete") start();
+  else document.addEventListener("DOMContentLoaded", start);
 })();
