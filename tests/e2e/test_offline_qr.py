@@ -10,12 +10,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from flask import current_app
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from mkassa import elqr
 from mkassa.extensions import db
 from mkassa.models import Payment
+from mkassa.services import accept
 
 from .conftest import pay_in_sandbox
 from .test_offline_queue import ready, sign_in
@@ -96,6 +98,9 @@ def test_accept_75_by_qr_offline_paid_from_the_sandbox_counted_once(demo, browse
     done = wait_for(lambda: (p := read_payment(reserved)) and p.offline_amount and p.status == "succeeded" and p)
     assert (done.amount, done.offline_amount, done.flagged, done.cashier_id) == (7500, 7500, False, demo.cashier.id)
     assert db.session.scalar(select(func.count()).select_from(Payment).where(Payment.public_id == reserved)) == 1
+    # The phone's link is the one the server would have drawn for this payment (elqr.py).
+    payment = db.session.scalar(select(Payment).where(Payment.public_id == reserved))
+    assert accept.payment_link(payment, current_app.extensions["mkassa.settings"]) == link
     db.session.rollback()
 
     page.bring_to_front()

@@ -246,3 +246,18 @@ def test_unused_ids_are_purged_a_retention_after_expiry_and_used_ones_stay(clien
         now=expires + housekeeping.RESERVATION_RETENTION + timedelta(seconds=1)) == 19
     [kept] = db.session.scalars(select(PaymentReservation)).all()
     assert kept.public_id == data["ids"][0]["id"]
+
+
+def test_an_id_held_by_a_quick_access_device_is_uploaded_from_that_device_only(app, demo):
+    settings = app.extensions["mkassa.settings"]
+    device = offline.DEVICE_PREFIX + "01HDEVICEAAAAAAAAAAAAAAAAA"
+    [first, second, *_] = offline.reserve(demo.cashier, device, settings)
+    db.session.commit()
+    made_at = utcnow().isoformat()
+    for elsewhere in (offline.DEVICE_PREFIX + "01HDEVICEBBBBBBBBBBBBBBBBB", offline.SESSION_PREFIX + "1", None):
+        with pytest.raises(offline.Refused):
+            offline.upload(demo.cashier, elsewhere, first.public_id, "75", made_at, settings)
+    assert offline.upload(demo.cashier, device, first.public_id, "75", made_at, settings).amount == 7500
+    # The same user on another quick-access device holds a stock of its own.
+    other = offline.reserve(demo.cashier, offline.DEVICE_PREFIX + "01HDEVICEBBBBBBBBBBBBBBBBB", settings)
+    assert len(other) == offline.RESERVE_STOCK and second.public_id not in {r.public_id for r in other}
