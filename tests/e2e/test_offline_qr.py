@@ -64,6 +64,8 @@ def make_offline_qr(page, amount: str, decode: bool = True) -> tuple[str, str]:
     expect(screen).to_be_visible()
     if decode:  # the English walk-throughs; the screens' test reads every language
         expect(screen).to_contain_text(OFFLINE_TEXT)
+        # Written as the server writes amounts (formatting.money), not as the browser's locale would.
+        expect(screen.locator("[data-offline-qr-amount]")).to_have_text(amount.replace(",", ".") + "\u00a0som")
     link = screen.get_attribute("data-link")
     # What the phone drew is that link, and a bank app would take it.
     assert not decode or decode_qr(page.locator("[data-offline-qr-picture]").screenshot()) == link

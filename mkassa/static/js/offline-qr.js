@@ -71,6 +71,12 @@
     return Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
   }
 
+  // As the server writes amounts in the page's language (formatting.money): its group and decimal marks.
+  function formatAmount(tyiyn, marks) {
+    const whole = String(Math.floor(tyiyn / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, marks.group);
+    return `${whole}${marks.decimal}${String(tyiyn % 100).padStart(2, "0")}\u00a0${marks.unit}`;
+  }
+
   function drawQr(box, link, title) {
     const code = globalThis.qrcode(0, "M");  // error correction M, as the server's segno codes
     code.addData(link);
@@ -105,9 +111,7 @@
       amount, name: q.name,
     }, q.base_url);
     const screen = document.getElementById("offline-qr");
-    const lang = document.documentElement.lang || undefined;
-    const figures = new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-    screen.querySelector("[data-offline-qr-amount]").textContent = `${figures.format(amount / 100)} ${form.dataset.unit}`;
+    screen.querySelector("[data-offline-qr-amount]").textContent = formatAmount(amount, form.dataset);
     const picture = screen.querySelector("[data-offline-qr-picture]");
     drawQr(picture, link, picture.getAttribute("aria-label"));
     screen.dataset.link = link;
