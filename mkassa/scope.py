@@ -14,7 +14,7 @@ from typing import Any, Callable
 from sqlalchemy import ColumnElement, Select, false, select
 
 from .models import (ApiCallback, ApiKey, AuditEvent, ExportJob, LedgerAccount, LedgerTransfer, Payment, PaymentDay,
-                     Payout, Point, Refund, Shift, User)
+                     PaymentReservation, Payout, Point, Refund, Shift, User)
 
 # A condition on the model's rows, given the user who reads them.
 Condition = Callable[[User], ColumnElement[bool]]
@@ -54,6 +54,8 @@ RULES: dict[type, Rule] = {
     User: Rule(cashier=lambda u: User.id == u.id),
     # An export belongs to whoever asked for it, owner or cashier.
     ExportJob: Rule(everyone=lambda u: ExportJob.user_id == u.id),
+    # Reserved offline payment ids are the user's they were handed to, owner or cashier.
+    PaymentReservation: Rule(everyone=lambda u: PaymentReservation.user_id == u.id),
     # Money and the merchant's log are the owner's (withdrawals, account, statement).
     Payout: OWNER_ONLY,
     LedgerAccount: OWNER_ONLY,

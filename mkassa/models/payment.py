@@ -57,6 +57,7 @@ class Payment(db.Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(f"amount <= {MAX_AMOUNT}", name="amount_ceiling"),
         CheckConstraint("method IN ('qr', 'card')", name="method"),
+        CheckConstraint(f"offline_amount > 0 AND offline_amount <= {MAX_AMOUNT}", name="offline_amount_range"),
         check_values("status", PaymentStatus),
         # Home screen and reports read a merchant's payments newest first, optionally per cashier/point.
         Index("ix_payment_merchant_created", "merchant_id", "created_at"),
@@ -104,6 +105,9 @@ class Payment(db.Model):
     failure_reason: Mapped[str | None] = mapped_column(String(200))
     # Money that arrived after the payment was cancelled or expired: credited, and shown to staff.
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A QR made while the phone was offline (services.offline): the amount the phone showed, once it
+    # has told the server. The Bank's amount is what counts; a different one here flags the payment.
+    offline_amount: Mapped[int | None] = mapped_column(BigInteger)
     # The shift the payment was taken in (shift mode, M5.5); the shift report reads by it.
     shift_id: Mapped[int | None] = mapped_column(ForeignKey("shift.id"), index=True)
 

@@ -12,7 +12,8 @@ from sqlalchemy import ColumnElement, delete, or_, select
 from .. import idempotency
 from ..config import SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS
 from ..extensions import db
-from ..models import AuthAttempt, IdempotencyKey, OneTimeCode, OutboxMessage, UserSession, WorkerHeartbeat, utcnow
+from ..models import (AuthAttempt, IdempotencyKey, OneTimeCode, OutboxMessage, PaymentReservation, UserSession,
+                      WorkerHeartbeat, utcnow)
 from . import jobs, outbox, throttle
 
 PURGE_BATCH = 5_000
@@ -25,6 +26,10 @@ CODE_RETENTION = timedelta(days=2)
 SESSION_RETENTION = timedelta(days=7)
 # A worker silent this long stopped without signing off: its heartbeat row goes.
 WORKER_RETENTION = timedelta(days=1)
+# A reserved offline payment id never used is kept this long after it expired: as long as the phone's
+# queue keeps an upload (sw.js, 30 days), so a QR made just before expiry still finds its id, and a
+# late notice from the Bank still lands (services.offline).
+RESERVATION_RETENTION = timedelta(days=30)
 
 
 def _purge(model, id_column, condition: ColumnElement[bool]) -> int:
@@ -84,3 +89,13 @@ def purge_auth_attempts(now: datetime | None = None) -> int:
 def purge_silent_workers(now: datetime | None = None) -> int:
     now = now or utcnow()
     return _purge(WorkerHeartbeat, WorkerHeartbeat.id, WorkerHeartbeat.seen_at < now - WORKER_RETENTION)
+
+
+@jobs.periodic("purge_unused_reservations", every_seconds=HOUSEKEEPING_EVERY_SECONDS)
+def purge_unused_reservations(now: datetime | None = None) -> int:
+    """Reserved offline payment ids that no payment and no upload used, RESERVATION_RETENTION past expiry
+    (each device is handed fresh ones twice a day, so unused ones would otherwise pile up)."""
+    now = now or utcnow()
+    return _purge(PaymentReservation, PaymentReservation.id,
+                  (PaymentReservation.expires_at < now - RESERVATION_RETENTION)
+                  & PaymentReservation.payment_id.is_(None) & PaymentReservation.uploaded_at.is_(None))

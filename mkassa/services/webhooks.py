@@ -37,7 +37,7 @@ from ..money import MAX_AMOUNT
 from ..pan import mask_pans
 from .upsert import insert_unless_exists
 from .accept import Success, confirm_success, record_failure
-from . import card, payouts, refunds
+from . import card, offline, payouts, refunds
 
 BANK_REF_MAX = 64
 
@@ -254,11 +254,23 @@ def _dynamic_paid(transaction_id: str, recipient_id: str | None, success: Succes
                                 .options(joinedload(Payment.merchant, innerjoin=True)).with_for_update(of=Payment)
                                 .execution_options(populate_existing=True))
     if payment is None:
-        raise Mismatch(f"unknown transaction_id {transaction_id}")
+        # A QR made offline with a reserved id: recorded now, before the phone's upload (money has moved).
+        # Inside the event's savepoint, so a refusal below takes the new payment back with it.
+        payment, recorded = offline.record_bank_payment(transaction_id, success)
+        if payment is None:
+            raise Mismatch(f"unknown transaction_id {transaction_id}")
+        facts.payment_id = payment.id
+        if recipient_id is not None and recipient_id != payment.merchant.account_number:
+            raise Mismatch("recipient_id differs from the merchant's account")
+        if recorded:
+            return "processed", payment
     # The payment this event names: a second payer of a paid QR is found through it.
     facts.payment_id = payment.id
     if recipient_id is not None and recipient_id != payment.merchant.account_number:
         raise Mismatch("recipient_id differs from the merchant's account")
+    if payment.offline_amount is not None and payment.amount != success.amount and payment.status != "succeeded":
+        # The phone's upload came first with another amount: the Bank's counts, flagged for the console.
+        offline.accept_bank_amount(payment, success.amount)
     if (success.amount, success.currency) != (payment.amount, payment.currency):
         raise Mismatch(f"amount/currency {success.amount} {success.currency} differ from the payment's "
                        f"{payment.amount} {payment.currency}")

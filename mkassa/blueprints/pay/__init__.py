@@ -2,7 +2,7 @@
 polling fallback."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,9 +12,9 @@ from ...extensions import db
 from ...htmx import wants_fragment
 from ...models import Payment, utcnow
 from ...security import get_scoped_or_404, make_public, merchant_user_required, passive
-from ...services import ServiceError, accept, card, refunds, shifts
+from ...services import ServiceError, accept, card, offline, refunds, shifts
 from ...services.qr import qr_svg
-from ..common import form_page, public_url
+from ..common import form_page, own_device, public_url
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
 # Where Chrome lands when MPOS is not installed (the intent's S.browser_fallback_url): help, no data.
@@ -56,6 +56,32 @@ def create_card():
     # MPOS comes back to the payment's own page; its query is a hint for wording, never its status.
     return_url = public_url("pay.show", public_id=payment.public_id)
     return redirect(card.mpos_url(payment, return_url, public_url("pay.mpos_missing"), g.settings), 303)
+
+
+@bp.post("/reservations")
+@merchant_user_required
+def reservations():
+    """This device's stock of payment ids for QR codes made offline, topped up (fetched by
+    static/js/offline-qr.js while online; JSON, CSRF in the X-CSRFToken header like htmx's writes)."""
+    key = offline.device_key(own_device(), g.get("user_session"))
+    stock = offline.reserve(current_user, key, g.settings) if key else []
+    response = jsonify(offline.device_data(current_user, stock, g.settings))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/offline")
+@merchant_user_required
+def upload_offline():
+    """The phone's upload of a QR it made offline (sent by the offline queue once it is back online)."""
+    amount = request.form.get("amount", "")
+    try:
+        payment = offline.upload(current_user, offline.device_key(own_device(), g.get("user_session")),
+                                 request.form.get("reservation", ""), amount, request.form.get("made_at", ""),
+                                 g.settings)
+    except ServiceError as exc:
+        return form_page("pay/new.html", exc.form_errors("amount"), exc.status, amount=amount)
+    return redirect(url_for("pay.show", public_id=payment.public_id), 303)
 
 
 @bp.get("/mpos-missing")

@@ -31,7 +31,9 @@ THEME_COLOR = "#00796b"
 PRECACHE_PLACEHOLDER = "/*PRECACHE*/[]"
 # Vendored files the shell needs on every page. Their paths carry the version; all of our own
 # static files are precached as well (see _precache_entries).
-SHELL_VENDOR_FILES = ("vendor/pico-2.1.1/pico.min.css", "vendor/htmx-4.0.1/htmx.min.js")
+SHELL_VENDOR_FILES = ("vendor/pico-2.1.1/pico.min.css", "vendor/htmx-4.0.1/htmx.min.js",
+                      # draws the QR codes made offline (static/js/offline-qr.js): needed with no network
+                      "vendor/qrcode-generator-2.0.4/qrcode.js")
 
 
 def content_hash(*files: Path) -> str:
