@@ -78,6 +78,8 @@ def test_passkey_registration_and_login(demo, page):
     with page.expect_response(lambda r: "/passkeys?" in r.url) as registered:
         page.get_by_test_id("passkey-register").click()
     assert registered.value.ok
+    # The page goes on to home by itself; a goto racing that move was aborted (CI: net::ERR_ABORTED).
+    page.wait_for_url(HOME)
     owner_id = demo.owner.id
     db.session.rollback()  # a fresh snapshot, and no lock held while the server works
     stored = db.session.scalar(select(Passkey))
