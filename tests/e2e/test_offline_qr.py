@@ -20,7 +20,7 @@ from mkassa.models import Payment
 from mkassa.services import accept
 
 from .conftest import pay_in_sandbox
-from .test_offline_queue import ready, sign_in
+from .test_offline_queue import phone_at_360, ready, sign_in
 from .test_pay_qr import decode_qr
 
 pytestmark = pytest.mark.e2e
@@ -137,26 +137,9 @@ def test_sign_out_clears_the_reserved_ids_and_the_offline_page_shows_the_points_
 def test_offline_qr_screens_at_360_px(demo, browser, live_server, lang, locale):
     """The accept screen's offline QR and the offline page with the point's static QR, at 360 px, checked
     like every screen (tests/e2e/test_screens.py), screenshots under test-results/screens/offline-qr/."""
-    from .test_screens import SCREENS_DIR, _check, _screenshot
-
-    context = browser.new_context(base_url=live_server, locale=locale, viewport={"width": 360, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    problems = []
-
-    def look(name: str) -> None:
-        problems.extend(_check(page, f"{lang} {name}", thumb=True, axe=True))
-        _screenshot(page, SCREENS_DIR / "offline-qr" / f"{lang}-360-{name}.png")
-
-    try:
-        sign_in(page, "cashier")
-        page.click(f"[data-testid=lang-{lang}]")
-        page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
+    with phone_at_360(browser, live_server, lang, locale, "cashier", "offline-qr") as (page, look):
         make_offline_qr(page, "75", decode=False)
         look("accept-offline-qr")
         page.goto("/reports/")
         expect(page.locator("[data-testid=offline-static-qr]")).to_be_visible()
         look("offline-page")
-    finally:
-        context.close()
-    assert not problems, "\n".join(problems)

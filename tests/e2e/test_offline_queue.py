@@ -10,6 +10,7 @@ app start, which every browser gets.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import expect
@@ -55,6 +56,32 @@ def sign_in(page, login: str) -> None:
     page.fill('input[name="password"]', "demo1234")
     page.click('[data-testid="login-submit"]')
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+@contextmanager
+def phone_at_360(browser, live_server, lang: str, locale: str, login: str, folder: str):
+    """A 360-px phone signed in as `login` in `lang`; yields (page, look): look(name) checks the screen
+    as tests/e2e/test_screens.py checks every screen (fits, reads, 44 px targets, axe) and keeps a
+    screenshot under test-results/screens/<folder>/. Every problem seen fails the test at the end."""
+    from .test_screens import SCREENS_DIR, _check, _screenshot
+
+    context = browser.new_context(base_url=live_server, locale=locale, viewport={"width": 360, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems = []
+
+    def look(name: str) -> None:
+        problems.extend(_check(page, f"{lang} {name}", thumb=True, axe=True))
+        _screenshot(page, SCREENS_DIR / folder / f"{lang}-360-{name}.png")
+
+    try:
+        sign_in(page, login)
+        page.click(f"[data-testid=lang-{lang}]")
+        page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
+        yield page, look
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
 
 
 def ready(page) -> None:
@@ -282,21 +309,8 @@ def test_queue_screens_fit_and_read_at_360_px(demo, browser, live_server, lang, 
     """The badge and notice, "needs a connection", the queue offline and a refused action: each at
     360 px in each language, checked as tests/e2e/test_screens.py checks every screen (fits, reads,
     44 px targets, axe), with a screenshot under test-results/screens/queue/."""
-    from .test_screens import SCREENS_DIR, _check, _screenshot
-
-    context = browser.new_context(base_url=live_server, locale=locale, viewport={"width": 360, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    problems = []
-
-    def look(name: str) -> None:
-        problems.extend(_check(page, f"{lang} {name}", thumb=True, axe=True))
-        _screenshot(page, SCREENS_DIR / "queue" / f"{lang}-360-{name}.png")
-
-    try:
-        sign_in(page, "demo")
-        page.click(f"[data-testid=lang-{lang}]")
-        page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
+    with phone_at_360(browser, live_server, lang, locale, "demo", "queue") as (page, look):
+        context = page.context
         page.goto("/pay/")
         ready(page)
         page.fill("input[name=amount]", "75")
@@ -330,6 +344,3 @@ def test_queue_screens_fit_and_read_at_360_px(demo, browser, live_server, lang, 
             raise
         expect(page.locator('[data-testid="queue-error"]')).to_have_count(1, timeout=REPLAY_MS)
         look("queue-refused")
-    finally:
-        context.close()
-    assert not problems, "\n".join(problems)
