@@ -300,14 +300,15 @@ def _vacuum(url: str) -> None:
 
 
 def _prepare_pgbench_rows(template_id: int) -> None:
-    """PGBENCH_ROWS pending payments copied from one of ours: ids BASE + n, public ids 'PGB' + n."""
+    """PGBENCH_ROWS pending payments copied from one of ours: ids BASE + n, public ids 'PGB' + n
+    (and receipt tokens 'PGBR' + n: unique like the public id)."""
     from mkassa.extensions import db
     from mkassa.models import Payment
-    columns = [c.name for c in Payment.__table__.columns if c.name not in ("id", "public_id")]
+    columns = [c.name for c in Payment.__table__.columns if c.name not in ("id", "public_id", "receipt_token")]
     listed = ", ".join(columns)
     db.session.execute(db.text(
-        f"INSERT INTO payment (id, public_id, {listed}) "
-        f"SELECT {PGBENCH_BASE_ID} + g, 'PGB' || lpad(g::text, 23, '0'), {listed} "
+        f"INSERT INTO payment (id, public_id, receipt_token, {listed}) "
+        f"SELECT {PGBENCH_BASE_ID} + g, 'PGB' || lpad(g::text, 23, '0'), 'PGBR' || lpad(g::text, 28, '0'), {listed} "
         f"FROM payment, generate_series(1, :rows) AS g WHERE payment.id = :template"),
         {"rows": PGBENCH_ROWS, "template": template_id})
     db.session.commit()
