@@ -15,7 +15,7 @@ def first_load_bytes(browser, live_server, storage_state, path: str, service_wor
         responses = []
         page.on("requestfinished", lambda request: responses.append(request))
         page.goto(path, wait_until="networkidle")
-        assert page.locator("input[name=amount]").is_visible()
+        assert page.get_by_test_id("amount-input").is_visible()
         rows = []
         for request in responses:
             sizes = request.sizes()

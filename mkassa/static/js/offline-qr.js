@@ -59,8 +59,26 @@
   // What this user's phone keeps, when it can make an offline QR now.
   function usable() {
     const kept = load();
-    const ok = kept && kept.owner === meta("queue-owner") && freeId(kept) && globalThis.MkassaElqr && globalThis.qrcode;
-    return ok ? kept : null;
+    return kept && kept.owner === meta("queue-owner") && freeId(kept) ? kept : null;
+  }
+
+  // The QR drawer and ELQR builder, loaded once, on demand (see pay/new.html): offline they come
+  // from the worker's precache. Resolves false when they cannot be had (no worker on this page).
+  let scripts = null;
+  function loadScripts(form) {
+    if (globalThis.MkassaElqr && globalThis.qrcode) return Promise.resolve(true);
+    scripts ??= Promise.all((form.dataset.offlineScripts || "").split(" ").filter(Boolean).map((src) =>
+      new Promise((resolve, reject) => {
+        const tag = document.createElement("script");
+        tag.src = src;
+        tag.onload = resolve;
+        tag.onerror = reject;
+        document.head.append(tag);
+      }))).then(() => Boolean(globalThis.MkassaElqr && globalThis.qrcode), () => {
+      scripts = null;  // try again next time
+      return false;
+    });
+    return scripts;
   }
 
   // What a person types: "75", "75,5", "1 234.50" (any space), in tyiyn; null when it is not an amount.
@@ -100,6 +118,10 @@
     const amount = parseAmount(form.elements.namedItem("amount").value);
     if (amount === null || amount <= 0) return showError(form, form.dataset.badAmount);
     if (amount > kept.data.max_amount) return showError(form, form.dataset.tooMuch);
+    if (!(await loadScripts(form))) {
+      // No worker to give the tools: as for any payment offline (queue.js's notice carries the text).
+      return showError(form, document.querySelector("div[data-needs-connection]")?.dataset.needsConnection);
+    }
     const id = freeId(kept);
     kept.used.push(id);
     save(kept);
@@ -170,6 +192,11 @@
     refresh(Boolean(document.querySelector("form[data-offline-qr]")));
   }
   window.addEventListener("online", () => refresh(false));
+  // Losing the network on the accept screen: the QR tools are fetched now, before "QR" is pressed.
+  window.addEventListener("offline", () => {
+    const form = document.querySelector("form[data-offline-qr]");
+    if (form) loadScripts(form);
+  });
   // After every deferred script: the QR drawer (vendor qrcode.js) comes after this one on the page.
   if (document.readyState === "complete") start();
   else document.addEventListener("DOMContentLoaded", start);
