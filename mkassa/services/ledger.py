@@ -94,18 +94,13 @@ def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchan
                                                  "created_at": at}).scalar()
             if transfer_id is None:
                 return None
-            # Balances before entries: an entry's foreign key share-locks its account row, and on an
-            # account every payment moves (the Bank's incoming one) concurrent posts share-locking it
-            # first and queueing for its UPDATE after made PostgreSQL build multixacts: 40 writers
-            # posted half as many transfers a second. Once the UPDATE holds the row, the entry's check
-            # takes no further lock.
-            balances = [db.session.execute(_MOVE, {"account": acc.id, "amount": amount}).scalar_one()
-                        for acc, amount in legs]
             entries: dict[str, object] = {}
             for n, (acc, amount) in enumerate(legs):
                 entries.update({f"transfer_id_{n}": transfer_id, f"account_id_{n}": acc.id, f"amount_{n}": amount,
                                 f"created_at_{n}": at})
             upsert.run(upsert.insert_rows(_ENTRIES, _ENTRY_COLUMNS, len(legs)), entries)
+            balances = [db.session.execute(_MOVE, {"account": acc.id, "amount": amount}).scalar_one()
+                        for acc, amount in legs]
     except IntegrityError as exc:
         raise InsufficientFunds(code) from exc
     # Only now that the savepoint holds: an overdraft undoes every leg, and the session keeps the old balances.
