@@ -133,7 +133,7 @@ def test_api_keys_screen_at_360_px_in_three_languages(demo, browser, live_server
         for lang in ("en", "ru", "ky"):
             page.goto("/profile/")
             page.click(f"[data-testid=lang-{lang}]")
-            page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
+            page.wait_for_function("lang => document.documentElement?.lang === lang", arg=lang)
             page.goto("/profile/api-keys")
             problems += _check(page, f"api-keys {lang}", thumb=True, axe=True)
             _screenshot(page, SCREENS_DIR / f"{lang}-360-api-keys.png")

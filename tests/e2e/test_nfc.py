@@ -51,7 +51,7 @@ def signed_in(browser, live_server, nfc: bool, lang: str = "en"):
     page.wait_for_url(re.compile(r"^(?!.*/login)"))
     if lang != "en":
         page.click(f"[data-testid=lang-{lang}]")
-        page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
+        page.wait_for_function("lang => document.documentElement?.lang === lang", arg=lang)
     return context, page
 
 

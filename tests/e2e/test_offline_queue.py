@@ -77,7 +77,7 @@ def phone_at_360(browser, live_server, lang: str, locale: str, login: str, folde
     try:
         sign_in(page, login)
         page.click(f"[data-testid=lang-{lang}]")
-        page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
+        page.wait_for_function("lang => document.documentElement?.lang === lang", arg=lang)
         yield page, look
     finally:
         context.close()
