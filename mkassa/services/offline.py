@@ -102,6 +102,12 @@ def _lock(public_id: str, *where) -> PaymentReservation | None:
                              .with_for_update().execution_options(populate_existing=True))
 
 
+def _locked_payment(reservation: PaymentReservation) -> Payment:
+    """The payment already made for a reservation, under its row lock, as the database has it."""
+    return db.session.scalar(select(Payment).where(Payment.id == reservation.payment_id).with_for_update()
+                             .execution_options(populate_existing=True))
+
+
 # ------------------------------------------------------------------------------------ the Bank first
 
 
@@ -116,8 +122,7 @@ def record_bank_payment(public_id: str, success: Success) -> tuple[Payment | Non
     if reservation is None:
         return None, False
     if reservation.payment_id is not None:
-        return db.session.scalar(select(Payment).where(Payment.id == reservation.payment_id).with_for_update()
-                                 .execution_options(populate_existing=True)), False
+        return _locked_payment(reservation), False
     payment = _new_payment(reservation, success.amount, created_at=success.paid_at, lifetime=None)
     confirm_success(payment, success)
     return payment, True
@@ -175,8 +180,7 @@ def upload(user: User, key: str | None, public_id: str, amount_text: str, made_a
     if reservation.uploaded_at is not None:
         raise Conflict(_("This offline QR has already been recorded."))
     if reservation.payment_id is not None:  # the Bank's notice came first
-        payment = db.session.scalar(select(Payment).where(Payment.id == reservation.payment_id).with_for_update()
-                                    .execution_options(populate_existing=True))
+        payment = _locked_payment(reservation)
         if payment.amount != amount:
             payment.flagged = True
     else:

@@ -253,21 +253,19 @@ def _dynamic_paid(transaction_id: str, recipient_id: str | None, success: Succes
                                                       Payment.link_type == "dynamic")
                                 .options(joinedload(Payment.merchant, innerjoin=True)).with_for_update(of=Payment)
                                 .execution_options(populate_existing=True))
+    recorded = False
     if payment is None:
         # A QR made offline with a reserved id: recorded now, before the phone's upload (money has moved).
         # Inside the event's savepoint, so a refusal below takes the new payment back with it.
         payment, recorded = offline.record_bank_payment(transaction_id, success)
         if payment is None:
             raise Mismatch(f"unknown transaction_id {transaction_id}")
-        facts.payment_id = payment.id
-        if recipient_id is not None and recipient_id != payment.merchant.account_number:
-            raise Mismatch("recipient_id differs from the merchant's account")
-        if recorded:
-            return "processed", payment
     # The payment this event names: a second payer of a paid QR is found through it.
     facts.payment_id = payment.id
     if recipient_id is not None and recipient_id != payment.merchant.account_number:
         raise Mismatch("recipient_id differs from the merchant's account")
+    if recorded:
+        return "processed", payment
     if payment.offline_amount is not None and payment.amount != success.amount and payment.status != "succeeded":
         # The phone's upload came first with another amount: the Bank's counts, flagged for the console.
         offline.accept_bank_amount(payment, success.amount)
