@@ -12,6 +12,35 @@
       htmx.process(el);
     }
   }
+
+  // When a stream fails (a proxy that buffers, a network that drops long requests), its screen
+  // falls back to polling: the element's `[data-poll]` child, triggered once, keeps polling every
+  // 2 s while its answer says so. These listeners exist before the stream is opened below: a stream
+  // refused at once (the web process gone, the balancer's 502) failed before a later script's
+  // listeners were there, and the QR screen never polled (CI, #19).
+  const isStream = (el) => el instanceof Element && el.matches("[data-live-url]");
+  function poll(stream) {
+    const poller = stream.querySelector("[data-poll]");
+    if (poller) htmx.trigger(poller, "poll");
+  }
+  document.addEventListener("htmx:sse:error", (evt) => {
+    if (isStream(evt.target) && evt.detail?.status !== 401) poll(evt.target);
+  });
+  document.addEventListener("htmx:sse:close", (evt) => {
+    if (isStream(evt.target) && evt.detail?.reason !== "message") poll(evt.target);
+  });
+  // The stream's first request can fail before it is a stream at all: a network error, or the
+  // balancer answering for a dead process. The SSE extension never sees these, htmx core does:
+  // poll instead, and never swap the balancer's error page over the screen.
+  document.addEventListener("htmx:error", (evt) => {
+    if (isStream(evt.target)) poll(evt.target);
+  });
+  document.addEventListener("htmx:response:error", (evt) => {
+    const ctx = evt.detail?.ctx;
+    if (!isStream(evt.target) || !ctx || ctx.response?.status === 401) return;  // 401: handled below
+    ctx.swap = "none";
+    poll(evt.target);
+  });
   setTimeout(connect);
 
   // A live screen whose session ended must not go stale silently (#11). The stream says so with

@@ -1,4 +1,4 @@
-// Accept payment: keypad, countdown, and the polling fallback for the live status.
+// Accept payment: keypad and countdown. The live status and its polling fallback are live.js's.
 // The pages work without it (the form posts; a pending QR page refreshes itself).
 (() => {
   "use strict";
@@ -23,31 +23,6 @@
     }
   }
   setInterval(tick, 1000);
-
-  // Live updates arrive over SSE. When the stream fails (a proxy that buffers, a network that
-  // drops long requests), fall back to polling: one "poll" starts it, and each polled answer
-  // keeps polling every 2 s while the payment is pending.
-  function startPolling() {
-    const poller = document.querySelector("#payment-view [data-poll]");
-    if (poller && window.htmx) htmx.trigger(poller, "poll");
-  }
-  document.addEventListener("htmx:sse:error", startPolling);
-  document.addEventListener("htmx:sse:close", (evt) => {
-    if (evt.detail?.reason !== "message") startPolling();
-  });
-  // The stream's first request can fail before it is a stream at all: the web process died before
-  // answering (a network error), or the balancer answered for it (502/503). The SSE extension never
-  // sees these, htmx core does; poll instead, and never swap the balancer's error page over the QR.
-  const isStream = (el) => el instanceof Element && el.matches("[data-live-url]");
-  document.addEventListener("htmx:error", (evt) => {
-    if (isStream(evt.target)) startPolling();
-  });
-  document.addEventListener("htmx:response:error", (evt) => {
-    const ctx = evt.detail?.ctx;
-    if (!isStream(evt.target) || !ctx || ctx.response?.status === 401) return;  // 401: live.js signs in again
-    ctx.swap = "none";
-    startPolling();
-  });
 
   function ready() {
     tick();
