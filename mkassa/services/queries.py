@@ -33,16 +33,18 @@ def today_total(scoped_payments: Select, now: datetime | None = None,
     """Succeeded payments paid during today's Bishkek day, within the caller's scope; with
     `scoped_refunds`, also the refunds the Bank returned today (whichever day their payment was)."""
     start, end = day_bounds_utc(local_today(now))
-    # The scoped SELECT's columns swapped for the aggregate, not wrapped in a subquery: no derived
-    # table for the database to flatten, and no column collection for SQLAlchemy to build per request.
-    amount, count = db.session.execute(
-        scoped_payments.where(Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end)
-        .with_only_columns(func.coalesce(func.sum(Payment.amount), 0), func.count())).one()
-    refunded = 0
+    # The scoped SELECTs' columns swapped for the aggregates, not wrapped in subqueries: no derived
+    # table for the database to flatten, and no column collection for SQLAlchemy to build per request
+    # (a subquery of the refunds made a proxy of each of its columns, a quarter of this function's time).
+    paid = scoped_payments.where(Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end)
+    columns = [func.coalesce(func.sum(Payment.amount), 0), func.count()]
     if scoped_refunds is not None:
-        done = scoped_refunds.where(Refund.status == "succeeded", Refund.finished_at >= start,
-                                    Refund.finished_at < end).subquery()
-        refunded = db.session.scalar(select(func.coalesce(func.sum(done.c.amount), 0)).select_from(done))
+        # Both totals in one round trip: the refunds' sum as a scalar subquery beside the payments'.
+        columns.append(scoped_refunds.where(Refund.status == "succeeded", Refund.finished_at >= start,
+                                            Refund.finished_at < end)
+                       .with_only_columns(func.coalesce(func.sum(Refund.amount), 0)).scalar_subquery())
+    amount, count, *refunded = db.session.execute(paid.with_only_columns(*columns)).one()
+    refunded = refunded[0] if refunded else 0
     return DayTotal(int(amount), int(count), int(refunded))
 
 

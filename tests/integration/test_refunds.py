@@ -293,6 +293,25 @@ def test_a_cashier_refunds_only_their_own_payments_of_the_same_day(client, auth,
     assert ask(client, auth, yesterday, "1").status_code == 303  # the owner may
 
 
+def test_a_cashiers_home_nets_only_the_refunds_of_their_own_payments(client, auth, demo):
+    """Today's refunds on home are read in the same statement as the day's total, through the
+    cashier's scope (refunds of their own payments), never the merchant's."""
+    mine, theirs = paid(demo, 30_000, cashier=demo.cashier), paid(demo, 40_000, cashier=demo.cashier2)
+    auth.login("demo")
+    for payment, amount in ((mine, "50"), (theirs, "70")):
+        refund_event(client, "refund.succeeded", confirmed(client, auth, payment, amount))
+    owners = client.get("/").get_data(as_text=True)
+    assert _amount(owners, "today-refunds") == 12_000
+    auth.logout()
+    auth.login("cashier")
+    home = client.get("/").get_data(as_text=True)
+    assert _amount(home, "today-refunds") == 5_000
+    assert _amount(home, "today-net") == _amount(home, "today-total") - 5_000
+    auth.logout()
+    auth.login("cashier2")
+    assert _amount(client.get("/").get_data(as_text=True), "today-refunds") == 7_000
+
+
 def test_a_cashier_cannot_confirm_another_users_refund(client, auth, demo):
     demo.merchant.cashiers_may_refund = True
     db.session.commit()
