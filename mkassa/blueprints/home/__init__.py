@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
 from ... import live
 from ...extensions import db
 from ...htmx import wants_fragment
 from ...models import Payment, Refund
 from ...security import merchant_user_required, passive, scoped
-from ...services.queries import history_page, today_total
+from ...services.queries import history_page, history_rows, today_total
 from ...formatting import local_dt
 
 bp = Blueprint("home", __name__)
@@ -25,20 +24,16 @@ def index():
 
 @merchant_user_required
 def _home():
-    page = history_page(_payments())
+    page = history_page(scoped(Payment))
     return render_template("home/index.html", total=today_total(scoped(Payment), scoped_refunds=scoped(Refund)), rows=page.rows,
                            next_cursor=page.next_cursor)
-
-
-def _payments():
-    return scoped(Payment).options(joinedload(Payment.cashier), joinedload(Payment.point))
 
 
 @bp.get("/history")
 @merchant_user_required
 def history():
     """More history rows (infinite scroll); a full page without JavaScript."""
-    page = history_page(_payments(), request.args.get("before"))
+    page = history_page(scoped(Payment), request.args.get("before"))
     template = "home/_rows.html" if wants_fragment() else "home/history.html"
     return render_template(template, rows=page.rows, next_cursor=page.next_cursor,
                            prev_day=local_dt(page.position[0], "d MMMM") if page.position else None)
@@ -57,7 +52,7 @@ def _live_update(public_id: str | None) -> live.Update:
     if public_id is None:
         return [], False  # nothing to show when the stream opens: the page was just rendered
     # Scoped like every read: a cashier's screen never learns of another cashier's sale.
-    payment = db.session.scalar(_payments().where(Payment.public_id == public_id))
+    payment = db.session.execute(history_rows(scoped(Payment)).where(Payment.public_id == public_id)).first()
     if payment is None:
         return [], False
     return [live.sse_message(render_template("home/_live.html", payment=payment,

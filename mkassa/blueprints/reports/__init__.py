@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
 from ...htmx import wants_fragment
 from ...models import ExportJob, Payment, PaymentDay, Refund, Point, User, utcnow
@@ -22,10 +21,6 @@ def _choices():
     return reports.choices(scoped(Point), scoped(User))
 
 
-def _payments():
-    return scoped(Payment).options(joinedload(Payment.cashier), joinedload(Payment.point))
-
-
 @bp.get("/")
 @merchant_user_required
 def index():
@@ -36,7 +31,7 @@ def index():
     except Invalid as exc:
         return render_template(template, f=None, errors=exc.errors, args=request.args, points=points,
                                people=people), 422
-    page = reports.page(_payments(), f)
+    page = reports.page(scoped(Payment), f)
     return render_template(template, f=f, errors={}, args=f.args(), points=points, people=people,
                            summary=reports.with_refunds(reports.summarize(scoped(Payment), f, scoped(PaymentDay)),
                                                           scoped(Refund), f), rows=page.rows,
@@ -52,7 +47,7 @@ def rows():
         f = reports.parse_filter(request.args, points, people)
     except Invalid:
         abort(400)
-    page = reports.page(_payments(), f, request.args.get("before"))
+    page = reports.page(scoped(Payment), f, request.args.get("before"))
     template = "reports/_rows.html" if wants_fragment() else "reports/rows.html"
     return render_template(template, f=f, args=f.args(), rows=page.rows, next_cursor=page.next_cursor)
 
