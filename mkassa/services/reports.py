@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func
@@ -21,6 +21,15 @@ from ..models.payment import METHODS, STATUSES
 from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET, local_today, range_bounds_utc
 from . import Invalid, keyset
 from .queries import HISTORY_KEYS, history_page
+
+
+
+class Choice(Protocol):
+    """A point or a person a report may be narrowed to: all that a filter reads of them."""
+    id: int
+    public_id: str
+    name: str
+
 
 PERIODS = ("today", "yesterday", "week", "month", "custom")
 DEFAULT_PERIOD = "today"
@@ -42,8 +51,8 @@ class ReportFilter:
     period: str = DEFAULT_PERIOD
     first: date = field(default_factory=local_today)
     last: date = field(default_factory=local_today)
-    point: Point | None = None
-    cashier: User | None = None
+    point: Choice | None = None
+    cashier: Choice | None = None
     method: str | None = None
     status: str | None = DEFAULT_STATUS  # None: every status
 
@@ -91,7 +100,7 @@ def _parse_date(raw: str | None) -> date | None:
         return None
 
 
-def parse_filter(args: Mapping[str, str], points: list[Point], cashiers: list[User],
+def parse_filter(args: Mapping[str, str], points: list[Choice], cashiers: list[Choice],
                  today: date | None = None) -> ReportFilter:
     """Read a report's filters from a query string; raises Invalid with a message per field.
 
@@ -315,9 +324,12 @@ def count_rows(scoped_payments: Select, f: ReportFilter) -> int:
     return int(db.session.scalar(apply(scoped_payments, f).with_only_columns(func.count())))
 
 
-def choices(scoped_points: Select, scoped_users: Select) -> tuple[list[Point], list[User]]:
-    """Points (archived ones too: history keeps them) and people who take payments, for the filters."""
-    points = list(db.session.scalars(scoped_points.order_by(Point.id)))
-    people = list(db.session.scalars(scoped_users.where(User.role.in_(("owner", "cashier")))
-                                     .order_by(User.role.desc(), User.name)))
-    return points, people
+def choices(scoped_points: Select, scoped_users: Select) -> tuple[list[Choice], list[Choice]]:
+    """Points (archived ones too: history keeps them) and people who take payments, for the filters:
+    their id, public id and name as plain rows (whole ORM objects cost a report a tenth of its time)."""
+    points = db.session.execute(scoped_points.with_only_columns(Point.id, Point.public_id, Point.name)
+                                .order_by(Point.id)).all()
+    people = db.session.execute(scoped_users.where(User.role.in_(("owner", "cashier")))
+                                .with_only_columns(User.id, User.public_id, User.name)
+                                .order_by(User.role.desc(), User.name)).all()
+    return list(points), list(people)
