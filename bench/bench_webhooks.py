@@ -409,7 +409,7 @@ def _to_pgbench(statements: list[tuple[str, object]], webhook_id: str, public_id
         sql = re.sub(r"%%|%\((\w+)\)s", lambda m: "%" if m.group(1) is None else value(params[m.group(1)]),
                      statement)
         inserted = re.match(r"\s*INSERT INTO (\w+)", sql)
-        returning = re.search(r"RETURNING (\w+)\.id\b", sql)  # `\gset` names the columns table_column
+        returning = re.search(r"RETURNING (\w+\.)?id\b", sql)  # `\gset` names the columns table_column
         if inserted and returning and inserted.group(1) in _RETURNS_ID:
             lines.append(f"{sql} \\gset {_RETURNS_ID[inserted.group(1)]}\n")
         else:

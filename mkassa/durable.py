@@ -32,7 +32,7 @@ committing the caller's work, paid only by a caller that wrote something first.
 
 "The caller's work" is anything added, changed or deleted in the session or written through an
 ORM INSERT/UPDATE/DELETE since the transaction began (tracked by the session events below; raw
-`text()` SQL is not seen, and request code does not write that way).
+`text()` SQL is not seen, so the code that writes that way — services.upsert — calls `wrote()`).
 """
 from __future__ import annotations
 
@@ -56,6 +56,11 @@ def mark() -> Mark:
     """Call before the work that must be kept although the request fails."""
     session = db.session()
     return Mark(clean=not (session.info.get(_WROTE) or session.new or session.dirty or session.deleted))
+
+
+def wrote() -> None:
+    """Count a write the session's events cannot see (SQL text) as the caller's work."""
+    db.session().info[_WROTE] = True
 
 
 def keep(mark: Mark, redo: Callable[[], object]) -> None:

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import LedgerAccount, LedgerEntry, LedgerTransfer, utcnow
 from ..models.ledger import BANK_ACCOUNT_KINDS, MERCHANT_ACCOUNT_KINDS
-from .upsert import insert_unless_exists
+from . import upsert
 
 
 class LedgerError(Exception):
@@ -59,10 +59,22 @@ def open_merchant_accounts(merchant_id: int) -> None:
         get_account(kind, merchant_id)
 
 
+# A transfer's statements, built once: Core on the tables (compiled once per process), not the ORM's
+# unit of work or its bulk UPDATE, which cost a webhook's ingest more Python than all its SQL.
+_TRANSFER = upsert.insert_unless_exists(LedgerTransfer.__table__,
+                                        ["code", "kind", "merchant_id", "payment_id", "memo", "created_at"],
+                                        ["code"], returning="id")
+_ENTRIES, _ENTRY_COLUMNS = LedgerEntry.__table__, ("transfer_id", "account_id", "amount", "created_at")
+_ACCOUNTS = LedgerAccount.__table__
+_MOVE = (update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account"))
+         .values(balance=_ACCOUNTS.c.balance + bindparam("amount", type_=_ACCOUNTS.c.balance.type))
+         .returning(_ACCOUNTS.c.balance))
+
+
 def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchant_id: int | None = None,
          payment_id: int | None = None, memo: str | None = None,
-         at: datetime | None = None) -> LedgerTransfer | None:
-    """Post one balanced transfer. Returns None if `code` was already posted (a replay).
+         at: datetime | None = None) -> int | None:
+    """Post one balanced transfer; returns its id, or None if `code` was already posted (a replay).
 
     Balances move by guarded UPDATEs in the same transaction, never read-then-write in Python, so
     concurrent posts cannot lose an update; the CHECK constraint turns an overdraft into
@@ -77,26 +89,24 @@ def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchan
     at = at or utcnow()
     try:
         with db.session.begin_nested():
-            transfer = db.session.scalar(
-                insert_unless_exists(LedgerTransfer, ["code"]).values(
-                    code=code, kind=kind, merchant_id=merchant_id, payment_id=payment_id, memo=memo,
-                    created_at=at).returning(LedgerTransfer))
-            if transfer is None:
+            transfer_id = upsert.run(_TRANSFER, {"code": code, "kind": kind, "merchant_id": merchant_id,
+                                                 "payment_id": payment_id, "memo": memo,
+                                                 "created_at": at}).scalar()
+            if transfer_id is None:
                 return None
-            db.session.add_all([LedgerEntry(transfer_id=transfer.id, account_id=acc.id, amount=amount,
-                                            created_at=at) for acc, amount in legs])
-            db.session.flush()
-            balances = [db.session.scalar(update(LedgerAccount).where(LedgerAccount.id == acc.id)
-                                          .values(balance=LedgerAccount.balance + amount)
-                                          .returning(LedgerAccount.balance)
-                                          .execution_options(synchronize_session=False))
+            entries: dict[str, object] = {}
+            for n, (acc, amount) in enumerate(legs):
+                entries.update({f"transfer_id_{n}": transfer_id, f"account_id_{n}": acc.id, f"amount_{n}": amount,
+                                f"created_at_{n}": at})
+            upsert.run(upsert.insert_rows(_ENTRIES, _ENTRY_COLUMNS, len(legs)), entries)
+            balances = [db.session.execute(_MOVE, {"account": acc.id, "amount": amount}).scalar_one()
                         for acc, amount in legs]
     except IntegrityError as exc:
         raise InsufficientFunds(code) from exc
     # Only now that the savepoint holds: an overdraft undoes every leg, and the session keeps the old balances.
     for (acc, _), balance in zip(legs, balances):
         set_committed_value(acc, "balance", balance)
-    return transfer
+    return transfer_id
 
 
 def balances(merchant_id: int) -> dict[str, int]:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, attributes
 from ..models import Payment, PaymentDay
 from ..models.payment import NO_ID
 from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET_HOURS, local_day
+from . import upsert
 
 KEY_COLUMNS = ("merchant_id", "created_at", "point_id", "cashier_id", "method", "status")
 TABLE = PaymentDay.__table__
@@ -87,12 +88,16 @@ def _upsert(stmt):
 
 
 def apply(connection, deltas: dict[Key, list[int]]) -> None:
-    """Add the deltas to payment_day in one atomic upsert, rows in key order."""
+    """Add the deltas to payment_day in one atomic upsert, rows in key order (prebuilt SQL per row
+    count: the dialects' ON CONFLICT inserts are compiled afresh every time, see services.upsert)."""
     if not deltas:
         return
-    rows = [dict(zip(CONFLICT_KEY, key), count=count, amount_sum=amount)
-            for key, (count, amount) in sorted(deltas.items())]
-    connection.execute(_upsert(_insert(connection.dialect.name).values(rows)))
+    params: dict[str, object] = {}
+    for n, (key, (count, amount)) in enumerate(sorted(deltas.items())):
+        params.update({f"{name}_{n}": value for name, value in zip(CONFLICT_KEY, key)})
+        params[f"count_{n}"], params[f"amount_sum_{n}"] = count, amount
+    upsert.run(upsert.add_on_conflict(TABLE, CONFLICT_KEY, ("count", "amount_sum"), len(deltas)), params,
+               connection=connection)
 
 
 @event.listens_for(Session, "after_flush")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from standardwebhooks import Webhook
@@ -35,7 +35,7 @@ from ..models.bank import WEBHOOK_ID_MAX
 from ..models.payment import CURRENCY_KGS
 from ..money import MAX_AMOUNT
 from ..pan import mask_pans
-from .upsert import insert_unless_exists
+from . import upsert
 from .accept import Success, confirm_success, record_failure
 from . import card, offline, payouts, refunds
 
@@ -74,6 +74,15 @@ class Facts:
         for field in fields(self):
             setattr(event, field.name, getattr(self, field.name))
 
+
+# The event's record, built once (see services.upsert): inserted first, unless its webhook id is
+# known, and completed by id once applied. Refused and repeated events take the ORM's slower road.
+_EVENTS = BankWebhookEvent.__table__
+_RECORD = upsert.insert_unless_exists(_EVENTS, ["webhook_id", "body", "outcome", "attempts", "received_at",
+                                                "updated_at"], ["webhook_id"], returning="id")
+_COMPLETE = (update(_EVENTS).where(_EVENTS.c.id == bindparam("event"))
+             .values({name: bindparam(f"new_{name}", type_=_EVENTS.c[name].type)
+                      for name in ("event_type", "bank_txn_id", "amount", "payment_id", "outcome", "reason")}))
 
 Handler = Callable[[dict[str, Any], Facts], tuple[str, Payment | None]]
 _handlers: dict[str, Handler] = {}
@@ -114,10 +123,10 @@ def ingest(webhook_id: str, body: bytes) -> Outcome:
     text = body.decode("utf-8")  # verify() has decoded it already
     # Recorded first, in one statement; a delivery seen before (also one racing us, which PostgreSQL
     # makes us wait for) inserts nothing and is then read under its row lock.
-    event = db.session.scalar(insert_unless_exists(BankWebhookEvent, ["webhook_id"]).values(
-        webhook_id=webhook_id, body=mask_pans(text), outcome="processed", received_at=now, updated_at=now)
-        .returning(BankWebhookEvent))
-    if event is None:
+    event_id = upsert.run(_RECORD, {"webhook_id": webhook_id, "body": mask_pans(text), "outcome": "processed",
+                                    "attempts": 1, "received_at": now, "updated_at": now}).scalar()
+    event: BankWebhookEvent | None = None
+    if event_id is None:
         event = db.session.scalar(select(BankWebhookEvent).where(BankWebhookEvent.webhook_id == webhook_id)
                                   .with_for_update().execution_options(populate_existing=True))
         event.attempts += 1
@@ -130,14 +139,20 @@ def ingest(webhook_id: str, body: bytes) -> Outcome:
         with db.session.begin_nested():
             outcome, payment = _apply(text, facts)
     except Mismatch as exc:
+        if event is None:  # the row this request inserted, locked by it
+            event = db.session.get(BankWebhookEvent, event_id)
         facts.write_to(event)
         event.outcome, event.reason = "mismatch", mask_pans(exc.reason)[:300]
         kept = {name: getattr(event, name) for name in _REFUSED_FIELDS}
         durable.keep(mark, redo=lambda: _keep_refused(webhook_id, kept))
         return Outcome(422, "mismatch")
     facts.payment_id = payment.id if payment is not None else None
-    facts.write_to(event)
-    event.outcome, event.reason = outcome, None
+    if event is None:
+        db.session.execute(_COMPLETE, {"event": event_id, "new_outcome": outcome, "new_reason": None,
+                                       **{f"new_{f.name}": getattr(facts, f.name) for f in fields(facts)}})
+    else:
+        facts.write_to(event)
+        event.outcome, event.reason = outcome, None
     return Outcome(200, outcome, payment)
 
 

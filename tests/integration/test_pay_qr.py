@@ -143,6 +143,31 @@ def test_success_credits_once_and_replays_change_nothing(client, demo):
     assert db.session.scalar(select(BankWebhookEvent.attempts).where(BankWebhookEvent.webhook_id == "msg_first")) == 2
 
 
+def test_a_webhook_s_statements_are_compiled_once_per_process(client, demo):
+    """Issue #19: the ingest's SQL comes from SQLAlchemy's compiled cache after the first webhook (the
+    dialects' ON CONFLICT inserts were compiled afresh each time); the event's record is still complete."""
+    from sqlalchemy import event as sa_event
+    post_event(client, succeeded(new_payment(demo.cashier)))  # the first one fills the cache
+    payment = new_payment(demo.cashier)
+    misses: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if context.cache_hit != context.cache_hit.CACHE_HIT and not re.match(r"(SAVEPOINT|RELEASE|BEGIN)\b", statement):
+            misses.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        answer = post_event(client, succeeded(payment), webhook_id="msg_cached")
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+    assert answer.json["outcome"] == "processed"
+    assert misses == []
+    [recorded] = [e for e in events("processed") if e.webhook_id == "msg_cached"]
+    assert (recorded.event_type, recorded.amount, recorded.payment_id, recorded.attempts, recorded.reason) == (
+        "payment.succeeded", payment.amount, payment.id, 1, None)
+    assert recorded.bank_txn_id.startswith("txn-") and recorded.received_at == recorded.updated_at
+
+
 @pytest.mark.parametrize("change", [{"amount": 12346}, {"currency": "840"}, {"transaction_id": "01HUNKNOWN"},
                                     {"recipient_id": "999"}, {"amount": "12345"}, {"paid_at": "yesterday"}])
 def test_mismatch_is_422_recorded_and_moves_no_money(client, demo, change):
