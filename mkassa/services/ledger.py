@@ -5,7 +5,6 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import LedgerAccount, LedgerEntry, LedgerTransfer, utcnow
@@ -67,8 +66,7 @@ _TRANSFER = upsert.insert_unless_exists(LedgerTransfer.__table__,
 _ENTRIES, _ENTRY_COLUMNS = LedgerEntry.__table__, ("transfer_id", "account_id", "amount", "created_at")
 _ACCOUNTS = LedgerAccount.__table__
 _MOVE = (update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account"))
-         .values(balance=_ACCOUNTS.c.balance + bindparam("amount", type_=_ACCOUNTS.c.balance.type))
-         .returning(_ACCOUNTS.c.balance))
+         .values(balance=_ACCOUNTS.c.balance + bindparam("amount", type_=_ACCOUNTS.c.balance.type)))
 
 
 def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchant_id: int | None = None,
@@ -82,7 +80,12 @@ def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchan
 
     Round trips are counted (a webhook's ingest posts one): the transfer row is inserted unless its
     code exists (ON CONFLICT DO NOTHING: a replay, or a racing twin we waited for, inserts nothing),
-    the entries go in one INSERT, and each UPDATE returns the new balance into the session.
+    the entries go in one INSERT, and the balances move in one executemany, in account id order so
+    that two transfers over the same accounts lock them in the same order.
+
+    The new balances are not written into the session: the accounts' `balance` is expired, so the
+    next read comes from the database. A value set here would outlive a rollback of a savepoint the
+    caller opened around this post (the session does not undo values it was told were committed).
     """
     if sum(amount for _, amount in legs) != 0 or any(amount == 0 for _, amount in legs):
         raise UnbalancedTransfer(f"transfer {code}: legs must be non-zero and sum to zero")
@@ -99,13 +102,12 @@ def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchan
                 entries.update({f"transfer_id_{n}": transfer_id, f"account_id_{n}": acc.id, f"amount_{n}": amount,
                                 f"created_at_{n}": at})
             upsert.run(upsert.insert_rows(_ENTRIES, _ENTRY_COLUMNS, len(legs)), entries)
-            balances = [db.session.execute(_MOVE, {"account": acc.id, "amount": amount}).scalar_one()
-                        for acc, amount in legs]
+            db.session.execute(_MOVE, [{"account": acc.id, "amount": amount}
+                                       for acc, amount in sorted(legs, key=lambda leg: leg[0].id)])
+            for acc, _ in legs:
+                db.session.expire(acc, ["balance"])
     except IntegrityError as exc:
         raise InsufficientFunds(code) from exc
-    # Only now that the savepoint holds: an overdraft undoes every leg, and the session keeps the old balances.
-    for (acc, _), balance in zip(legs, balances):
-        set_committed_value(acc, "balance", balance)
     return transfer_id
 
 
@@ -123,7 +125,9 @@ def total_sum() -> int:
 
 
 def entries_sum_matches_balances() -> bool:
-    """Every kept balance equals the sum of its entries (the append-only history)."""
+    """Every kept balance equals the sum of its entries (the append-only history). Both are read as
+    columns, fresh from the database, never from accounts the session already holds."""
     sums = dict(db.session.execute(select(LedgerEntry.account_id, func.sum(LedgerEntry.amount))
                                    .group_by(LedgerEntry.account_id)).all())
-    return all(sums.get(acc.id, 0) == acc.balance for acc in db.session.scalars(select(LedgerAccount)))
+    kept = db.session.execute(select(LedgerAccount.id, LedgerAccount.balance)).all()
+    return all(sums.get(account_id, 0) == balance for account_id, balance in kept)

@@ -65,6 +65,21 @@ def test_accounts_of_a_transfer_are_read_together_in_order_and_made_on_first_use
         ledger.get_accounts(("bank_incoming", None), ("processing", None))
 
 
+def test_a_balance_read_after_an_enclosing_savepoint_rolled_back_is_the_database_s(merchant):
+    """A post inside a savepoint that the caller then rolls back (a crash while confirming a payout):
+    the account read through the session afterwards has the database's balance, not the undone one."""
+    from mkassa.models import LedgerAccount
+    _receive(merchant, "payment:kept", 700)
+    processing = ledger.get_account("processing", merchant.id)
+    assert processing.balance == 700
+    outer = db.session.begin_nested()
+    ledger.post("settle:undone", "settlement", [(processing, -300), (ledger.get_account("available", merchant.id), 300)])
+    outer.rollback()
+    stored = db.session.scalar(select(LedgerAccount.balance).where(LedgerAccount.id == processing.id))
+    assert processing.balance == stored == 700
+    assert ledger.entries_sum_matches_balances()
+
+
 operations = st.lists(st.tuples(st.sampled_from(["receive", "settle", "withdraw"]), st.integers(1, 10**9),
                                 st.integers(0, 5)), min_size=1, max_size=25)
 
