@@ -61,8 +61,8 @@ def _mask_run(run: str) -> str:
 
 def mask_pans(text: str) -> str:
     """`text` with every card number masked (`4111 11** **** 1111`); anything else unchanged."""
-    if sum(c.isdigit() for c in text) < PAN_MIN_DIGITS:
-        return text  # the common case, cheaply
+    if sum(map(str.isdigit, text)) < PAN_MIN_DIGITS:
+        return text  # the common case, cheaply (map: no Python frame per character)
     return _RUN.sub(lambda m: _mask_run(m.group()) if len(m.group()) >= PAN_MIN_DIGITS else m.group(), text)
 
 
