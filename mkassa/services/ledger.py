@@ -44,11 +44,14 @@ def get_account(kind: str, merchant_id: int | None = None) -> LedgerAccount:
     return acc
 
 
+_BY_CODES = select(LedgerAccount).where(LedgerAccount.code.in_(bindparam("codes", expanding=True)))  # built once
+
+
 def get_accounts(*specs: tuple[str, int | None]) -> list[LedgerAccount]:
     """The accounts of several (kind, merchant_id) pairs, in that order, read in one round trip (a
     transfer's legs: a webhook's credit reads the Bank's and the merchant's account together)."""
     codes = [account_code(kind, merchant_id) for kind, merchant_id in specs]
-    found = {acc.code: acc for acc in db.session.scalars(select(LedgerAccount).where(LedgerAccount.code.in_(codes)))}
+    found = {acc.code: acc for acc in db.session.scalars(_BY_CODES, {"codes": codes})}
     # Any not there yet is created (and its kind checked) as get_account does.
     return [found.get(code) or get_account(kind, merchant_id) for code, (kind, merchant_id) in zip(codes, specs)]
 

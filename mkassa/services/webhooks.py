@@ -83,6 +83,16 @@ _RECORD = upsert.insert_unless_exists(_EVENTS, ["webhook_id", "body", "outcome",
 _COMPLETE = (update(_EVENTS).where(_EVENTS.c.id == bindparam("event"))
              .values({name: bindparam(f"new_{name}", type_=_EVENTS.c[name].type)
                       for name in ("event_type", "bank_txn_id", "amount", "payment_id", "outcome", "reason")}))
+# The payment.succeeded reads, built once too: building a select and its cache key costs more Python
+# than running it (about 0.5 ms for the locked read with its merchant), and these run on every webhook.
+_BY_BANK_TXN = select(Payment).where(Payment.bank_txn_id == bindparam("bank_txn_id"))
+# Row lock: two deliveries racing for one payment are applied one after the other. The merchant comes
+# in the same query (its account is checked), locked it is not; populate_existing: what the lock
+# guards is read afresh even if the session held the payment already.
+_DYNAMIC_LOCKED = (select(Payment).where(Payment.public_id == bindparam("public_id"), Payment.method == "qr",
+                                         Payment.link_type == "dynamic")
+                   .options(joinedload(Payment.merchant, innerjoin=True)).with_for_update(of=Payment)
+                   .execution_options(populate_existing=True))
 
 Handler = Callable[[dict[str, Any], Facts], tuple[str, Payment | None]]
 _handlers: dict[str, Handler] = {}
@@ -240,7 +250,7 @@ def _payment_succeeded(data: dict[str, Any], facts: Facts) -> tuple[str, Payment
     success = Success(bank_txn_id, amount, str(currency), _text(payer, "bank", required=False),
                       _text(payer, "name_masked", required=False), _paid_at(data))
 
-    already = db.session.scalar(select(Payment).where(Payment.bank_txn_id == bank_txn_id))
+    already = db.session.scalar(_BY_BANK_TXN, {"bank_txn_id": bank_txn_id})
     if already is not None:
         facts.payment_id = already.id
         return _same_transaction(already, success, link_type, transaction_id), already
@@ -262,12 +272,7 @@ def _same_transaction(payment: Payment, success: Success, link_type: str, transa
 
 def _dynamic_paid(transaction_id: str, recipient_id: str | None, success: Success,
                   facts: Facts) -> tuple[str, Payment]:
-    # Row lock: two deliveries racing for one payment are applied one after the other.
-    # The merchant comes in the same query (its account is checked below), locked it is not.
-    payment = db.session.scalar(select(Payment).where(Payment.public_id == transaction_id, Payment.method == "qr",
-                                                      Payment.link_type == "dynamic")
-                                .options(joinedload(Payment.merchant, innerjoin=True)).with_for_update(of=Payment)
-                                .execution_options(populate_existing=True))
+    payment = db.session.scalar(_DYNAMIC_LOCKED, {"public_id": transaction_id})  # under its row lock
     recorded = False
     if payment is None:
         # A QR made offline with a reserved id: recorded now, before the phone's upload (money has moved).
@@ -313,7 +318,7 @@ def _static_paid(reference: str, recipient_id: str | None, success: Success,
             payment.bank_txn_id = success.bank_txn_id  # unique: a racing twin fails here
             db.session.flush()
     except IntegrityError:
-        already = db.session.scalar(select(Payment).where(Payment.bank_txn_id == success.bank_txn_id))
+        already = db.session.scalar(_BY_BANK_TXN, {"bank_txn_id": success.bank_txn_id})
         facts.payment_id = already.id  # the racing twin's payment, committed
         return _same_transaction(already, success, "static", reference), already
     confirm_success(payment, success)
