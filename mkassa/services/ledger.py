@@ -100,11 +100,9 @@ def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchan
                                                  "created_at": at}).scalar()
             if transfer_id is None:
                 return None
-            entries: dict[str, object] = {}
-            for n, (acc, amount) in enumerate(legs):
-                entries.update({f"transfer_id_{n}": transfer_id, f"account_id_{n}": acc.id, f"amount_{n}": amount,
-                                f"created_at_{n}": at})
-            upsert.run(upsert.insert_rows(_ENTRIES, _ENTRY_COLUMNS, len(legs)), entries)
+            entries = [{"transfer_id": transfer_id, "account_id": acc.id, "amount": amount, "created_at": at}
+                       for acc, amount in legs]
+            upsert.run(upsert.insert_rows(_ENTRIES, _ENTRY_COLUMNS, len(legs)), upsert.numbered(entries))
             db.session.execute(_MOVE, [{"account": acc.id, "amount": amount}
                                        for acc, amount in sorted(legs, key=lambda leg: leg[0].id)])
             for acc, _ in legs:

@@ -92,10 +92,8 @@ def apply(connection, deltas: dict[Key, list[int]]) -> None:
     count: the dialects' ON CONFLICT inserts are compiled afresh every time, see services.upsert)."""
     if not deltas:
         return
-    params: dict[str, object] = {}
-    for n, (key, (count, amount)) in enumerate(sorted(deltas.items())):
-        params.update({f"{name}_{n}": value for name, value in zip(CONFLICT_KEY, key)})
-        params[f"count_{n}"], params[f"amount_sum_{n}"] = count, amount
+    params = upsert.numbered([dict(zip(CONFLICT_KEY, key), count=count, amount_sum=amount)
+                              for key, (count, amount) in sorted(deltas.items())])
     upsert.run(upsert.add_on_conflict(TABLE, CONFLICT_KEY, ("count", "amount_sum"), len(deltas)), params,
                connection=connection)
 

@@ -36,24 +36,29 @@ def insert_unless_exists(table: Table, columns: Sequence[str], conflict: Sequenc
 
 @lru_cache(maxsize=64)
 def add_on_conflict(table: Table, key: tuple[str, ...], added: tuple[str, ...], rows: int) -> TextClause:
-    """INSERT of `rows` rows (parameters `<column>_<n>`) that adds the `added` columns to an existing
-    row with the same unique `key` instead (`count = count + excluded.count`): atomic under
+    """INSERT of `rows` rows (parameters as `numbered` makes them) that adds the `added` columns to an
+    existing row with the same unique `key` instead (`count = count + excluded.count`): atomic under
     concurrency on both databases. One statement per row count, built once."""
-    columns = (*key, *added)
-    values = ", ".join("(" + ", ".join(f":{c}_{n}" for c in columns) + ")" for n in range(rows))
     sets = ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in added)
-    stmt = text(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {values} "
-                f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}")
-    return stmt.bindparams(*(bindparam(f"{c}_{n}", type_=table.c[c].type) for n in range(rows) for c in columns))
+    return _insert_rows(table, (*key, *added), rows, f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}")
 
 
 @lru_cache(maxsize=64)
 def insert_rows(table: Table, columns: tuple[str, ...], rows: int) -> TextClause:
-    """A plain INSERT of `rows` rows in one statement (parameters `<column>_<n>`), built once per row
-    count: SQLAlchemy does not cache a multi-row `insert().values([...])` either."""
+    """A plain INSERT of `rows` rows in one statement (parameters as `numbered` makes them), built once
+    per row count: SQLAlchemy does not cache a multi-row `insert().values([...])` either."""
+    return _insert_rows(table, columns, rows)
+
+
+def _insert_rows(table: Table, columns: tuple[str, ...], rows: int, tail: str = "") -> TextClause:
     values = ", ".join("(" + ", ".join(f":{c}_{n}" for c in columns) + ")" for n in range(rows))
-    stmt = text(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {values}")
+    stmt = text(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {values}{tail}")
     return stmt.bindparams(*(bindparam(f"{c}_{n}", type_=table.c[c].type) for n in range(rows) for c in columns))
+
+
+def numbered(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of a multi-row statement above: row n's `column` as `column_n`."""
+    return {f"{name}_{n}": value for n, row in enumerate(rows) for name, value in row.items()}
 
 
 def run(stmt: TextClause, params: Mapping[str, Any] | None = None, connection=None):
