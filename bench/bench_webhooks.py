@@ -14,6 +14,9 @@
    (BEGIN; the same statements; COMMIT) whose per-webhook values are pgbench variables: a random
    prepared payment, unique webhook/bank ids. `pgbench -n -M prepared -c <clients> -T
    BENCH_PGBENCH_SECONDS` (default 10) runs it on the same database; rates and ratio are printed.
+5. The floor: the same deliveries to a bare Flask view that runs that script on psycopg
+   (bench/floor_app.py) under the same gunicorn; its rate against pgbench is the most any Flask
+   ingest of this SQL reaches on this machine, and the app's rate against it is what the app adds.
 """
 from __future__ import annotations
 
@@ -138,6 +141,11 @@ def _run(url: str) -> None:
         print(f"ratio       ingest / pgbench = {ratio:.3f}, target >= {TARGET_RATIO}: "
               f"{'met' if ratio >= TARGET_RATIO else 'NOT met'} (pgbench is the SQL alone: no HTTP, signature, "
               f"JSON, ORM or Python; the app also pings its pooled connection once per request)")
+        floor = _floor(url, script, deliveries)
+        print(f"floor       a bare Flask view running the same SQL on psycopg (bench/floor_app.py), same gunicorn "
+              f"and clients: {floor:8.0f} webhooks/s")
+        print(f"ratio       floor / pgbench = {floor / tps:.3f}: the most a Flask ingest of this SQL reaches here; "
+              f"ingest / floor = {rate / floor:.3f}")
     with app.app_context():
         db.engine.dispose()
     shutil.rmtree(app.instance_path, ignore_errors=True)
@@ -254,20 +262,21 @@ def _report_exactly_once(before: dict[str, int], after: dict[str, int], total: i
 
 
 @contextmanager
-def _gunicorn(url: str):
+def _gunicorn(url: str, app: str = "wsgi:app", extra_env: dict[str, str] | None = None):
     """The app as in production (`gunicorn wsgi:app`), on a free port, outbox dispatcher off."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     instance = tempfile.mkdtemp(prefix="mkassa-bench-gunicorn-")
     env = dict(os.environ, DATABASE_URL=_sqlalchemy_url(url), WEBHOOK_SECRET=SECRET, SECRET_KEY="bench-" + "y" * 40,
-               MKASSA_INSTANCE_PATH=instance, BANK_MODE="sandbox", OUTBOX_INPROCESS="0", LOG_LEVEL="WARNING")
+               MKASSA_INSTANCE_PATH=instance, BANK_MODE="sandbox", OUTBOX_INPROCESS="0", LOG_LEVEL="WARNING",
+               **(extra_env or {}))
     env.pop("REDIS_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-k", "gthread", "--threads",
                                 str(THREADS_PER_WORKER), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-                                "wsgi:app"], cwd=ROOT, env=env)
+                                app], cwd=ROOT, env=env)
     try:
-        _wait_healthy(port, process)
+        _wait_listening(port, process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -275,7 +284,8 @@ def _gunicorn(url: str):
         shutil.rmtree(instance, ignore_errors=True)
 
 
-def _wait_healthy(port: int, process: subprocess.Popen) -> None:
+def _wait_listening(port: int, process: subprocess.Popen) -> None:
+    """Until gunicorn answers HTTP at all (the app's /healthz; the floor answers it with a 404)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -283,11 +293,27 @@ def _wait_healthy(port: int, process: subprocess.Popen) -> None:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
+            if conn.getresponse().status in (200, 404):
                 return
         except OSError:
             time.sleep(0.2)
     raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+
+def _floor(url: str, script: str, deliveries: list[tuple[str, str]]) -> float:
+    """The same deliveries to bench/floor_app.py (the captured SQL, no app): webhooks per second."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", prefix="mkassa-floor-", delete=False) as f:
+        f.write(script)
+    try:
+        with _gunicorn(url, "bench.floor_app:app", {"FLOOR_DATABASE_URL": url, "FLOOR_SCRIPT": f.name,
+                                                    "FLOOR_ROWS": str(PGBENCH_ROWS),
+                                                    "FLOOR_BASE_ID": str(PGBENCH_BASE_ID)}) as base:
+            rate, answers = _post_all(base, deliveries)
+    finally:
+        os.unlink(f.name)
+    if any(status != 200 for status, _ in answers):
+        raise RuntimeError(f"the floor app failed: {_tally(answers)}")
+    return rate
 
 
 def _vacuum(url: str) -> None:
