@@ -44,6 +44,12 @@ PG_URL = os.environ.get("BENCH_PG_URL") or os.environ.get("TEST_DATABASE_URL") o
     "postgresql://postgres@127.0.0.1:5432/postgres"
 COUNT = int(os.environ.get("BENCH_WEBHOOKS", "2000"))
 CLIENTS = int(os.environ.get("BENCH_WEBHOOK_CLIENTS", "4"))
+# Issue #19: the hot rows (a cashier's rollup row of the day, a merchant's and the Bank's ledger
+# accounts) under this many concurrent writers, paying the payments of as many cashiers of
+# WRITER_SHOPS shops: what a busy hour of many tills looks like to the ingest.
+WRITERS = int(os.environ.get("BENCH_WEBHOOK_WRITERS", "40"))
+WRITER_SHOPS = 10
+WRITER_WORKERS = 4  # × WRITERS / 4 threads: a connection each, within SQLAlchemy's pool of 5 + 10
 WORKERS = int(os.environ.get("BENCH_WEBHOOK_WORKERS", "2"))
 THREADS_PER_WORKER = 4
 PGBENCH_ROWS = int(os.environ.get("BENCH_PGBENCH_ROWS", "50000"))
@@ -100,14 +106,19 @@ def _run(url: str) -> None:
         cashier = db.session.scalar(db.select(User).where(User.login == "cashier"))
         payments = [accept.create_qr_payment(cashier, f"{50 + i % 4950},{i % 100:02d}", settings)
                     for i in range(COUNT)]
+        tills = _tills(WRITER_SHOPS, WRITERS)
+        contended = [accept.create_qr_payment(tills[i % len(tills)], f"{50 + i % 4950},{i % 100:02d}", settings)
+                     for i in range(COUNT)]
         db.session.commit()
         targets = [(p.id, p.public_id, p.amount, p.merchant.account_number) for p in payments]
+        contended = [(p.public_id, p.amount, p.merchant.account_number) for p in contended]
         merchant_id = cashier.merchant_id
         _prepare_pgbench_rows(payments[0].id)
         script = _capture_script(app, cashier)
         db.session.remove()
     _vacuum(url)
-    print(f"postgresql: {COUNT} pending payments to credit over HTTP, {PGBENCH_ROWS} more for pgbench")
+    print(f"postgresql: {COUNT} pending payments to credit over HTTP, {COUNT} more of {WRITERS} cashiers in "
+          f"{WRITER_SHOPS} shops, {PGBENCH_ROWS} more for pgbench")
 
     deliveries = [_event(public_id, amount, account) for _, public_id, amount, account in targets]
     with app.app_context():
@@ -134,6 +145,7 @@ def _run(url: str) -> None:
         print("replays changed nothing: " + ("yes" if not moved and final["attempts"] == 2 * COUNT
                                              else f"NO {moved}, attempts {final['attempts']}"))
 
+    _contention(url, [_event(*t) for t in contended])
     tps = _pgbench(url, script)
     if tps is not None:
         print(f"pgbench     same SQL transaction, -c {CLIENTS} -T {PGBENCH_SECONDS}, prepared: {tps:8.0f} tx/s")
@@ -172,8 +184,9 @@ def _signed(webhook_id: str, body: str) -> dict[str, str]:
             "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": Webhook(SECRET).sign(webhook_id, now, body)}
 
 
-def _post_all(base: str, deliveries: list[tuple[str, str]]) -> tuple[float, list[tuple[int, str]]]:
-    """POST every delivery from CLIENTS threads on keep-alive connections; returns (per second, answers)."""
+def _post_all(base: str, deliveries: list[tuple[str, str]],
+              clients: int = CLIENTS) -> tuple[float, list[tuple[int, str]]]:
+    """POST every delivery from `clients` threads on keep-alive connections; returns (per second, answers)."""
     requests = [(body.encode(), _signed(wid, body)) for wid, body in deliveries]
     answers: list[tuple[int, str] | None] = [None] * len(requests)
     cursor = iter(range(len(requests)))
@@ -196,7 +209,7 @@ def _post_all(base: str, deliveries: list[tuple[str, str]]) -> tuple[float, list
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=client) for _ in range(clients)]
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -262,7 +275,8 @@ def _report_exactly_once(before: dict[str, int], after: dict[str, int], total: i
 
 
 @contextmanager
-def _gunicorn(url: str, app: str = "wsgi:app", extra_env: dict[str, str] | None = None):
+def _gunicorn(url: str, app: str = "wsgi:app", extra_env: dict[str, str] | None = None, workers: int = WORKERS,
+              threads: int = THREADS_PER_WORKER):
     """The app as in production (`gunicorn wsgi:app`), on a free port, outbox dispatcher off."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -272,8 +286,8 @@ def _gunicorn(url: str, app: str = "wsgi:app", extra_env: dict[str, str] | None 
                MKASSA_INSTANCE_PATH=instance, BANK_MODE="sandbox", OUTBOX_INPROCESS="0", LOG_LEVEL="WARNING",
                **(extra_env or {}))
     env.pop("REDIS_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-k", "gthread", "--threads",
-                                str(THREADS_PER_WORKER), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads",
+                                str(threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
                                 app], cwd=ROOT, env=env)
     try:
         _wait_listening(port, process)
@@ -298,6 +312,79 @@ def _wait_listening(port: int, process: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+
+def _tills(shops: int, cashiers: int) -> list:
+    """`shops` merchants with one point each and `cashiers` cashiers among them, as onboarding leaves them."""
+    from mkassa.extensions import db
+    from mkassa.models import Merchant, Point, User
+    from mkassa.services import ledger
+    tills = []
+    for n in range(shops):
+        merchant = Merchant(legal_name=f"Bench shop {n}", display_name=f"Bench {n}", inn=f"2{n:013d}", mcc="5411",
+                            account_number=f"10301{n:011d}", bank_name="Bench Bank", bank_bic="103001",
+                            account_opened_on=date(2024, 1, 1))
+        db.session.add(merchant)
+        db.session.flush()
+        point = Point(merchant_id=merchant.id, name=f"Till row {n}", address="Bishkek", latitude=42.87,
+                      longitude=74.6)
+        db.session.add(point)
+        db.session.flush()
+        ledger.open_merchant_accounts(merchant.id)
+        for c in range(n, cashiers, shops):
+            tills.append(User(merchant_id=merchant.id, role="cashier", login=f"bench-{n}-{c}", password_hash="",
+                              name=f"Cashier {c}", phone=f"+99670{c:07d}", point_id=point.id))
+    db.session.add_all(tills)
+    db.session.flush()
+    return tills
+
+
+def _contention(url: str, deliveries: list[tuple[str, str]]) -> None:
+    """WRITERS concurrent webhooks for the payments of WRITERS cashiers, while pg_stat_activity is
+    sampled: how many of the writers' sessions were busy, and how many of them waited on a row lock
+    (and on which table's row), on average."""
+    import psycopg
+    rounds, busy, waiting, tables = 0, 0, 0, {}
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal rounds, busy, waiting
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not stop.is_set():
+                rounds += 1
+                for (what,) in conn.execute(_LOCK_WAITS).fetchall():
+                    busy += 1
+                    if what is not None:
+                        waiting += 1
+                        tables[what] = tables.get(what, 0) + 1
+                stop.wait(0.02)
+
+    threads = -(-WRITERS // WRITER_WORKERS)
+    with _gunicorn(url, workers=WRITER_WORKERS, threads=threads) as base:
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            rate, answers = _post_all(base, deliveries, clients=WRITERS)
+        finally:
+            stop.set()
+            sampler.join()
+    rounds = max(rounds, 1)
+    share = ", ".join(f"{name} {n / rounds:.1f}" for name, n in sorted(tables.items(), key=lambda t: -t[1]))
+    print(f"contention  {len(deliveries)} webhooks of {WRITERS} cashiers in {WRITER_SHOPS} shops, {WRITERS} writers "
+          f"→ {WRITER_WORKERS}×{threads} gunicorn: "
+          f"{rate:8.0f} webhooks/s   answers {_tally(answers)}")
+    print(f"contention  sessions busy on average: {busy / rounds:.1f}, of them waiting on a row lock: "
+          f"{waiting / rounds:.1f}" + (f" ({share})" if share else "") + f"; {rounds} samples")
+
+
+# A busy backend of the bench's database and, when it waits on a lock, the table its statement writes.
+_LOCK_WAITS = r"""
+SELECT CASE WHEN a.wait_event_type = 'Lock' THEN
+         coalesce(substring(a.query from '^\s*(?:INSERT INTO|UPDATE|DELETE FROM|SELECT .* FROM) (\w+)'),
+                  a.wait_event) END
+  FROM pg_stat_activity a
+ WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state = 'active'
+"""
 
 
 def _floor(url: str, script: str, deliveries: list[tuple[str, str]]) -> float:
