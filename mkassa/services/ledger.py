@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import LedgerAccount, LedgerEntry, LedgerTransfer, utcnow
-from ..models.ledger import BANK_ACCOUNT_KINDS, MERCHANT_ACCOUNT_KINDS
+from ..models.ledger import BANK_ACCOUNT_KINDS, BANK_STRIPES, MERCHANT_ACCOUNT_KINDS
 from . import upsert
 
 
@@ -24,15 +24,22 @@ class InsufficientFunds(LedgerError):
     """A merchant account would go below zero (or a balance past money.MAX_BALANCE); the database refused it."""
 
 
-def account_code(kind: str, merchant_id: int | None = None) -> str:
-    return f"bank:{kind}" if merchant_id is None else f"m{merchant_id}:{kind}"
+def account_code(kind: str, merchant_id: int | None = None, spread: int = 0) -> str:
+    """A merchant's account of that kind; or the row of a Bank account kind that `spread` picks (see
+    models.ledger.BANK_STRIPES; row 0 keeps the kind's plain code)."""
+    if merchant_id is not None:
+        return f"m{merchant_id}:{kind}"
+    stripe = spread % BANK_STRIPES
+    return f"bank:{kind}" if stripe == 0 else f"bank:{kind}:{stripe}"
 
 
-def get_account(kind: str, merchant_id: int | None = None) -> LedgerAccount:
-    """The account of that kind, created on first use (merchant accounts exist from onboarding)."""
+def get_account(kind: str, merchant_id: int | None = None, *, spread: int = 0) -> LedgerAccount:
+    """The account of that kind, created on first use (merchant accounts exist from onboarding). A
+    Bank account kind is kept in BANK_STRIPES rows: `spread`, the id of what moves the money, picks one,
+    so that concurrent movements of different payments (or payouts, refunds) do not queue on one row."""
     if (merchant_id is None) != (kind in BANK_ACCOUNT_KINDS):
         raise LedgerError(f"account kind {kind!r} does not fit merchant {merchant_id!r}")
-    code = account_code(kind, merchant_id)
+    code = account_code(kind, merchant_id, spread)
     acc = db.session.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
     if acc is None:
         acc = LedgerAccount(code=code, kind=kind, merchant_id=merchant_id, balance=0)
@@ -47,13 +54,15 @@ def get_account(kind: str, merchant_id: int | None = None) -> LedgerAccount:
 _BY_CODES = select(LedgerAccount).where(LedgerAccount.code.in_(bindparam("codes", expanding=True)))  # built once
 
 
-def get_accounts(*specs: tuple[str, int | None]) -> list[LedgerAccount]:
+def get_accounts(*specs: tuple[str, int | None], spread: int = 0) -> list[LedgerAccount]:
     """The accounts of several (kind, merchant_id) pairs, in that order, read in one round trip (a
-    transfer's legs: a webhook's credit reads the Bank's and the merchant's account together)."""
-    codes = [account_code(kind, merchant_id) for kind, merchant_id in specs]
+    transfer's legs: a webhook's credit reads the Bank's and the merchant's account together); `spread`
+    picks the rows of Bank accounts, as in get_account."""
+    codes = [account_code(kind, merchant_id, spread) for kind, merchant_id in specs]
     found = {acc.code: acc for acc in db.session.scalars(_BY_CODES, {"codes": codes})}
     # Any not there yet is created (and its kind checked) as get_account does.
-    return [found.get(code) or get_account(kind, merchant_id) for code, (kind, merchant_id) in zip(codes, specs)]
+    return [found.get(code) or get_account(kind, merchant_id, spread=spread)
+            for code, (kind, merchant_id) in zip(codes, specs)]
 
 
 def open_merchant_accounts(merchant_id: int) -> None:

@@ -33,7 +33,8 @@ def transition(payment: Payment, target: str, now: datetime | None = None) -> No
 
 def credit(payment: Payment, at: datetime | None = None) -> None:
     """Money received for a payment: in processing until it settles. Posted once per payment."""
-    bank, processing = ledger.get_accounts(("bank_incoming", None), ("processing", payment.merchant_id))
+    bank, processing = ledger.get_accounts(("bank_incoming", None), ("processing", payment.merchant_id),
+                                           spread=payment.id)
     ledger.post(f"payment:{payment.public_id}", "payment", [(bank, -payment.amount), (processing, payment.amount)],
                 merchant_id=payment.merchant_id, payment_id=payment.id, at=at)
 

@@ -209,7 +209,7 @@ def apply_bank_result(payout_id: str, succeeded: bool, bank_ref: str | None, rea
     pending = ledger.get_account("payout_pending", payout.merchant_id)
     if succeeded:
         ledger.post(f"payout:{payout.public_id}:paid", "payout", [
-            (pending, -payout.amount), (ledger.get_account("bank_payouts"), payout.amount),
+            (pending, -payout.amount), (ledger.get_account("bank_payouts", spread=payout.id), payout.amount),
         ], merchant_id=payout.merchant_id, at=now)
     else:
         ledger.post(f"payout:{payout.public_id}:void", "payout_void", [

@@ -270,7 +270,7 @@ def apply_bank_result(refund_id: str, succeeded: bool, bank_ref: str | None, rea
     pending = ledger.get_account(REFUND_PENDING, refund.merchant_id)
     if succeeded:
         ledger.post(f"refund:{refund.public_id}:settle", "refund", [
-            (pending, -refund.amount), (ledger.get_account("bank_refunds"), refund.amount),
+            (pending, -refund.amount), (ledger.get_account("bank_refunds", spread=refund.id), refund.amount),
         ], merchant_id=refund.merchant_id, payment_id=refund.payment_id, at=now)
     else:
         ledger.post(f"refund:{refund.public_id}:release", "refund_release", [

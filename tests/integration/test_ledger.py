@@ -1,14 +1,18 @@
 """The ledger: balanced, posted once, never below zero, money conserved."""
 from __future__ import annotations
 
+import threading
+from datetime import date
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from mkassa.extensions import db
-from mkassa.models import LedgerEntry, LedgerTransfer, Merchant
-from mkassa.services import ledger
+from mkassa.models import LedgerAccount, LedgerEntry, LedgerTransfer, Merchant, Payment, utcnow
+from mkassa.models.ledger import BANK_STRIPES
+from mkassa.services import ledger, payments
 
 
 @pytest.fixture
@@ -63,6 +67,70 @@ def test_accounts_of_a_transfer_are_read_together_in_order_and_made_on_first_use
     assert again is bank and processing is ledger.get_account("processing", merchant.id)
     with pytest.raises(ledger.LedgerError):  # a merchant kind without a merchant
         ledger.get_accounts(("bank_incoming", None), ("processing", None))
+
+
+def _shop(n: int) -> Merchant:
+    m = Merchant(legal_name=f"Shop {n}", display_name=f"Shop {n}", inn=f"0123456789{n:04d}", mcc="5411",
+                 account_number=str(n), bank_name="B", bank_bic="1", account_opened_on=date(2024, 1, 1))
+    db.session.add(m)
+    db.session.flush()
+    ledger.open_merchant_accounts(m.id)
+    return m
+
+
+def _paid(merchant, amount: int) -> Payment:
+    payment = Payment(merchant_id=merchant.id, method="qr", amount=amount, status="succeeded", paid_at=utcnow())
+    db.session.add(payment)
+    db.session.flush()
+    return payment
+
+
+def test_the_bank_side_of_credits_is_spread_over_its_rows_and_they_sum_as_one_account(merchant):
+    received = [_paid(merchant, 100 + n) for n in range(BANK_STRIPES + 1)]
+    for payment in received:
+        payments.credit(payment)
+    db.session.commit()
+    rows = db.session.execute(select(LedgerAccount.code, LedgerAccount.balance)
+                              .where(LedgerAccount.kind == "bank_incoming")).all()
+    # BANK_STRIPES + 1 consecutive payments: every row used, the first one twice.
+    assert sorted(code for code, _ in rows) == sorted(
+        ["bank:bank_incoming", *(f"bank:bank_incoming:{n}" for n in range(1, BANK_STRIPES))])
+    assert sum(balance for _, balance in rows) == -sum(p.amount for p in received)
+    assert ledger.balances(merchant.id)["processing"] == sum(p.amount for p in received)
+    assert ledger.total_sum() == 0 and ledger.entries_sum_matches_balances()
+
+
+def test_two_shops_credits_do_not_wait_for_each_other(app, merchant):
+    """Every payment moves a Bank balance: in one row, a shop's credit waited for every other shop's
+    credit to commit. A credit held open in one transaction now leaves another shop's credit free."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time: needs --db=postgresql")
+    first, second = _paid(merchant, 500), _paid(_shop(2), 700)
+    db.session.commit()
+    second_id = second.id
+    payments.credit(first)
+    db.session.flush()  # the first shop's credit: its rows locked until this transaction ends
+    outcome: list[str] = []
+
+    def other_shop() -> None:
+        with app.app_context():
+            db.session.execute(text("SET LOCAL lock_timeout = '3s'"))
+            try:
+                payments.credit(db.session.get(Payment, second_id))
+                db.session.commit()
+                outcome.append("credited")
+            except Exception as exc:  # waited past lock_timeout: the credit queued behind the first
+                db.session.rollback()
+                outcome.append(type(exc).__name__)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=other_shop)
+    thread.start()
+    thread.join(30)
+    db.session.commit()
+    assert outcome == ["credited"]
+    assert ledger.total_sum() == 0 and ledger.entries_sum_matches_balances()
 
 
 def test_a_balance_read_after_an_enclosing_savepoint_rolled_back_is_the_database_s(merchant):

@@ -207,7 +207,7 @@ def test_withdrawal_reserves_at_once_and_completes_after_the_sandbox_delay(app, 
     # (The sandbox's settlement job also ran: it may have moved money from processing to available.)
     assert done["payout_pending"] == before["payout_pending"]
     assert done["available"] + done["processing"] == after["available"] + after["processing"]
-    assert ledger.get_account("bank_payouts").balance == 10_000
+    assert ledger.get_account("bank_payouts", spread=payout.id).balance == 10_000  # the Bank row it picks
     assert ledger.total_sum() == 0 and ledger.entries_sum_matches_balances()
     assert 'data-status="succeeded"' in client.get("/payouts/").get_data(as_text=True)
 

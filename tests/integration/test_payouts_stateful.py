@@ -269,7 +269,10 @@ class Withdrawals(RuleBasedStateMachine):
         merchant.update({kind: balance for merchant_id, kind, balance in rows if merchant_id is not None})
         assert merchant == self.model
         assert min(merchant.values()) >= 0  # never overdrawn
-        bank = {kind: balance for merchant_id, kind, balance in rows if merchant_id is None}
+        bank: dict[str, int] = {}  # a kind's balance: the sum of its rows (models.ledger.BANK_STRIPES)
+        for merchant_id, kind, balance in rows:
+            if merchant_id is None:
+                bank[kind] = bank.get(kind, 0) + balance
         assert bank.get("bank_payouts", 0) == self.paid_out and bank.get("bank_incoming", 0) == -self.received
         assert bank.get("bank_refunds", 0) == self.refunded
 
