@@ -1,6 +1,7 @@
 """Excel export of BENCH_EXCEL_ROWS rows (default 100 000): our report writer (typed, styled cells,
 header block, totals) against raw openpyxl write-only appending the same values, each in a fresh
-process so that peak RSS is its own. Prints rows/s, peak RSS and the ratios against the targets.
+process so that peak RSS is its own, BENCH_EXCEL_ROUNDS times each in turn. Prints rows/s, peak RSS and
+the ratios against the targets.
 
 Both processes load the app first, outside the clock, as the export worker has it loaded: the app's
 imports alone (shared libraries of psycopg, cryptography, lxml…) take about 130 MB of RSS, which is no
@@ -16,6 +17,10 @@ import time
 from datetime import date, datetime, timedelta, timezone
 
 ROWS = int(os.environ.get("BENCH_EXCEL_ROWS", "100000"))
+# Each writer runs this many times, the two taking turns, and its fastest run counts: on a shared
+# 2-core machine one run of each, one after the other, measured the load of the moment as much as the
+# writers (one such run read 0.55x where three alternating runs each read 0.79x).
+ROUNDS = int(os.environ.get("BENCH_EXCEL_ROUNDS", "3"))
 # Issue #19: our writer at least this fast as raw openpyxl, and this much peak RSS at most.
 TARGET_SPEED_RATIO = 0.9
 TARGET_PEAK_MB = 100
@@ -91,16 +96,20 @@ def main() -> None:
     import openpyxl
     results = {}
     print(f"openpyxl {openpyxl.__version__}, lxml {'yes' if openpyxl.LXML else 'NO (pure-Python XML: slower)'}")
-    for which in ("raw", "ours"):
-        out = subprocess.run([sys.executable, "-m", "bench.bench_excel", which], capture_output=True, text=True,
-                             check=True).stdout.split()
-        elapsed, loaded, peak, size = float(out[-4]), float(out[-3]), float(out[-2]), int(out[-1])
-        results[which] = (elapsed, loaded, peak)
-        print(f"{which:5} {ROWS} rows: {ROWS / elapsed:9.0f} rows/s, {elapsed:6.1f} s, peak RSS {peak:6.0f} MB "
-              f"(app loaded {loaded:.0f} MB, writer grew {peak - loaded:.0f} MB), file {size / 1e6:.1f} MB", flush=True)
+    for n in range(ROUNDS):
+        for which in (("raw", "ours") if n % 2 == 0 else ("ours", "raw")):
+            out = subprocess.run([sys.executable, "-m", "bench.bench_excel", which], capture_output=True, text=True,
+                                 check=True).stdout.split()
+            elapsed, loaded, peak, size = float(out[-4]), float(out[-3]), float(out[-2]), int(out[-1])
+            print(f"{which:5} {ROWS} rows: {ROWS / elapsed:9.0f} rows/s, {elapsed:6.1f} s, peak RSS {peak:6.0f} MB "
+                  f"(app loaded {loaded:.0f} MB, writer grew {peak - loaded:.0f} MB), file {size / 1e6:.1f} MB",
+                  flush=True)
+            best = results.get(which)
+            # The fastest run's time; the largest peak of any run (memory is not a matter of luck).
+            results[which] = (min(elapsed, best[0]) if best else elapsed, loaded, max(peak, best[2]) if best else peak)
     (t_raw, _, m_raw), (t_ours, l_ours, m_ours) = results["raw"], results["ours"]
     speed = t_raw / t_ours
-    print(f"ours/raw: speed {speed:.2f}x (target >= {TARGET_SPEED_RATIO}: {'met' if speed >= TARGET_SPEED_RATIO else 'NOT met'}), "
+    print(f"ours/raw, fastest of {ROUNDS} runs each: speed {speed:.2f}x (target >= {TARGET_SPEED_RATIO}: {'met' if speed >= TARGET_SPEED_RATIO else 'NOT met'}), "
           f"peak RSS {m_ours / m_raw:.2f}x; ours peak {m_ours:.0f} MB (target <= {TARGET_PEAK_MB}: "
           f"{'met' if m_ours <= TARGET_PEAK_MB else 'NOT met'}), of which the writer {m_ours - l_ours:.0f} MB")
 
