@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import types
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -74,6 +75,7 @@ class Sheet:
 
     def __init__(self, wb: Workbook, title: str, header: list[tuple[str, object]], columns: list[tuple[str, int]]):
         self.ws: WriteOnlyWorksheet = wb.create_sheet(title=title[:31])
+        self.ws._values_to_row = types.MethodType(_values_to_row, self.ws)  # see _values_to_row
         # The table's title row comes after the header block and one blank row; freeze below it.
         self.ws.freeze_panes = f"A{len(header) + 3}"
         for index, (_title, width) in enumerate(columns):
@@ -136,6 +138,27 @@ class Sheet:
 
     def bold(self, value) -> WriteOnlyCell:
         return self._bold(value)
+
+
+def _values_to_row(ws: WriteOnlyWorksheet, values, row_idx: int):
+    """What openpyxl's WriteOnlyWorksheet._values_to_row does (3.1.5, pinned), with a cell made here
+    taken as it is. openpyxl first tries any value as a plain value and takes a cell from the
+    ValueError, whose message formats the cell's repr: with three styled cells a row that was a tenth
+    of a 100 000-row export (bench_excel). tests/unit/test_excel_rows.py checks the two agree."""
+    cell = WriteOnlyCell(ws)
+    for col_idx, value in enumerate(values, 1):
+        if value is None:
+            continue
+        if isinstance(value, Cell):
+            cell = value
+        else:
+            cell.value = value
+        cell.column, cell.row = col_idx, row_idx
+        if cell.hyperlink is not None:
+            cell.hyperlink.ref = cell.coordinate
+        yield cell
+        if cell.has_style or cell.hyperlink:  # a fresh cell after one with a style of its own
+            cell = WriteOnlyCell(ws)
 
 
 def _period_text(first: date, last: date) -> str:
