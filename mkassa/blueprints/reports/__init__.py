@@ -5,10 +5,12 @@ from flask import Blueprint, abort, redirect, render_template, request, send_fil
 from flask_babel import get_locale
 from flask_login import current_user
 
+from ...extensions import db
 from ...htmx import wants_fragment
 from ...models import ExportJob, Payment, PaymentDay, Refund, Point, User, utcnow
-from ...security import get_scoped_or_404, merchant_user_required, scoped
-from ...services import Conflict, Invalid, export, reports
+from ...security import get_scoped_or_404, merchant_user_required, prepared, scoped
+from ...services import Conflict, Invalid, export, keyset, reports
+from ...services.queries import HISTORY_KEYS, history_rows
 from ..common import send_xlsx
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -18,7 +20,24 @@ def _choices():
     """What this user may filter by: cashiers see only their own payments, so no point/cashier."""
     if current_user.is_cashier:
         return [], []
-    return reports.choices(scoped(Point), scoped(User))
+    # reports.choices' statements, built once (security.prepared).
+    points, params = prepared(("reports.points",), lambda: reports.points_statement(scoped(Point)), {})
+    people, _params = prepared(("reports.people",), lambda: reports.people_statement(scoped(User)), {})
+    return db.session.execute(points, params).all(), db.session.execute(people, params).all()
+
+
+def _report(f: reports.ReportFilter) -> tuple[keyset.Page, reports.Summary]:
+    """The report's first page and summary: reports.page's, summarize's and with_refunds' statements,
+    built once per shape of report (security.prepared), run with this report's values."""
+    shape, values = reports.shape(f), reports.params(f)
+    stmt, params = prepared(("reports.page", shape), lambda: keyset.first_page(
+        history_rows(reports.apply(scoped(Payment), f)), HISTORY_KEYS, reports.PAGE_SIZE), values)
+    page = keyset.result(db.session.execute(stmt, params).all(), HISTORY_KEYS, reports.PAGE_SIZE)
+    stmt, params = prepared(("reports.summary", shape),
+                            lambda: reports.summary_statement(scoped(Payment), f, scoped(PaymentDay)), values)
+    summary = reports.summary_of(db.session.execute(stmt, params), f)
+    stmt, params = prepared(("reports.refunds", shape), lambda: reports.refunds_statement(scoped(Refund), f), values)
+    return page, reports.with_refund_row(summary, db.session.execute(stmt, params).one())
 
 
 @bp.get("/")
@@ -31,11 +50,9 @@ def index():
     except Invalid as exc:
         return render_template(template, f=None, errors=exc.errors, args=request.args, points=points,
                                people=people), 422
-    page = reports.page(scoped(Payment), f)
+    page, summary = _report(f)
     return render_template(template, f=f, errors={}, args=f.args(), points=points, people=people,
-                           summary=reports.with_refunds(reports.summarize(scoped(Payment), f, scoped(PaymentDay)),
-                                                          scoped(Refund), f), rows=page.rows,
-                           next_cursor=page.next_cursor)
+                           summary=summary, rows=page.rows, next_cursor=page.next_cursor)
 
 
 @bp.get("/rows")
