@@ -226,6 +226,15 @@ def prepared(key: tuple, build: Callable[[], Any], params: dict[str, Any], *, us
     return stmt, values
 
 
+def run_prepared(key: tuple, build: Callable[[], Any], params: dict[str, Any], *, user=None):
+    """`prepared`'s statement run on the session's connection (its transaction), after the flush the
+    ORM's autoflush would make: for SELECTs of plain columns (no ORM objects), whose rows need none of
+    the ORM's loading (a third of a small SELECT's cost)."""
+    stmt, values = prepared(key, build, params, user=user)
+    db.session.flush()
+    return db.session.connection().execute(stmt, values)
+
+
 def get_scoped_or_404(model, public_id: str, *where, user=None):
     """The object with `public_id` among `scoped(model)`, further narrowed by `where`; else 404."""
     obj = db.session.scalar(scoped(model, user=user).where(model.public_id == public_id, *where))

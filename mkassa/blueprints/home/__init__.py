@@ -8,7 +8,7 @@ from ... import live
 from ...extensions import db
 from ...htmx import wants_fragment
 from ...models import Payment, Refund
-from ...security import merchant_user_required, passive, prepared, scoped
+from ...security import merchant_user_required, passive, run_prepared, scoped
 from ...services import keyset
 from ...services.queries import (HISTORY_KEYS, HISTORY_PAGE_SIZE, day_total, history_page, history_rows,
                                  today_params, today_statement, today_total)
@@ -27,12 +27,11 @@ def index():
 @merchant_user_required
 def _home():
     # The same statements as history_page and today_total, built once (security.prepared).
-    stmt, params = prepared(("home.rows",), lambda: keyset.first_page(history_rows(scoped(Payment)), HISTORY_KEYS,
-                                                                      HISTORY_PAGE_SIZE), {})
-    page = keyset.result(db.session.execute(stmt, params).all(), HISTORY_KEYS, HISTORY_PAGE_SIZE)
-    stmt, params = prepared(("home.total",), lambda: today_statement(scoped(Payment), scoped(Refund)), today_params())
-    return render_template("home/index.html", total=day_total(db.session.execute(stmt, params).one()), rows=page.rows,
-                           next_cursor=page.next_cursor)
+    rows = run_prepared(("home.rows",), lambda: keyset.first_page(history_rows(scoped(Payment)), HISTORY_KEYS,
+                                                                  HISTORY_PAGE_SIZE), {}).all()
+    page = keyset.result(rows, HISTORY_KEYS, HISTORY_PAGE_SIZE)
+    total = run_prepared(("home.total",), lambda: today_statement(scoped(Payment), scoped(Refund)), today_params()).one()
+    return render_template("home/index.html", total=day_total(total), rows=page.rows, next_cursor=page.next_cursor)
 
 
 @bp.get("/history")

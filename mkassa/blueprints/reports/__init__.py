@@ -5,10 +5,9 @@ from flask import Blueprint, abort, redirect, render_template, request, send_fil
 from flask_babel import get_locale
 from flask_login import current_user
 
-from ...extensions import db
 from ...htmx import wants_fragment
 from ...models import ExportJob, Payment, PaymentDay, Refund, Point, User, utcnow
-from ...security import get_scoped_or_404, merchant_user_required, prepared, scoped
+from ...security import get_scoped_or_404, merchant_user_required, run_prepared, scoped
 from ...services import Conflict, Invalid, export, keyset, reports
 from ...services.queries import HISTORY_KEYS, history_rows
 from ..common import send_xlsx
@@ -21,23 +20,20 @@ def _choices():
     if current_user.is_cashier:
         return [], []
     # reports.choices' statements, built once (security.prepared).
-    points, params = prepared(("reports.points",), lambda: reports.points_statement(scoped(Point)), {})
-    people, _params = prepared(("reports.people",), lambda: reports.people_statement(scoped(User)), {})
-    return db.session.execute(points, params).all(), db.session.execute(people, params).all()
+    return (run_prepared(("reports.points",), lambda: reports.points_statement(scoped(Point)), {}).all(),
+            run_prepared(("reports.people",), lambda: reports.people_statement(scoped(User)), {}).all())
 
 
 def _report(f: reports.ReportFilter) -> tuple[keyset.Page, reports.Summary]:
     """The report's first page and summary: reports.page's, summarize's and with_refunds' statements,
     built once per shape of report (security.prepared), run with this report's values."""
     shape, values = reports.shape(f), reports.params(f)
-    stmt, params = prepared(("reports.page", shape), lambda: keyset.first_page(
-        history_rows(reports.apply(scoped(Payment), f)), HISTORY_KEYS, reports.PAGE_SIZE), values)
-    page = keyset.result(db.session.execute(stmt, params).all(), HISTORY_KEYS, reports.PAGE_SIZE)
-    stmt, params = prepared(("reports.summary", shape),
-                            lambda: reports.summary_statement(scoped(Payment), f, scoped(PaymentDay)), values)
-    summary = reports.summary_of(db.session.execute(stmt, params), f)
-    stmt, params = prepared(("reports.refunds", shape), lambda: reports.refunds_statement(scoped(Refund), f), values)
-    return page, reports.with_refund_row(summary, db.session.execute(stmt, params).one())
+    rows = run_prepared(("reports.page", shape), lambda: keyset.first_page(
+        history_rows(reports.apply(scoped(Payment), f)), HISTORY_KEYS, reports.PAGE_SIZE), values).all()
+    summary = reports.summary_of(run_prepared(
+        ("reports.summary", shape), lambda: reports.summary_statement(scoped(Payment), f, scoped(PaymentDay)), values), f)
+    refunds = run_prepared(("reports.refunds", shape), lambda: reports.refunds_statement(scoped(Refund), f), values).one()
+    return keyset.result(rows, HISTORY_KEYS, reports.PAGE_SIZE), reports.with_refund_row(summary, refunds)
 
 
 @bp.get("/")
