@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func
+from sqlalchemy import CompoundSelect, Select, func, literal, null, union_all
 
 from ..extensions import db
 from ..models import Payment, PaymentDay, Point, Refund, User
@@ -236,17 +236,30 @@ def apply_days(stmt: Select, f: ReportFilter) -> Select:
                               PaymentDay.day <= bound(PaymentDay.day, "report_last", f.last)), PaymentDay, f)
 
 
-def summary_statement(scoped_payments: Select, f: ReportFilter, scoped_days: Select | None = None) -> Select:
-    """The grouped SELECT that `summarize` reads: (bucket, method, status, amount, count) rows."""
+# The status of the row that summary_statement adds for the refunds (no payment has it).
+REFUNDS_ROW = "refunds"
+
+
+def summary_statement(scoped_payments: Select, f: ReportFilter, scoped_days: Select | None = None,
+                      scoped_refunds: Select | None = None) -> Select | CompoundSelect:
+    """The grouped SELECT that `summarize` reads: (bucket, method, status, amount, count) rows. With
+    `scoped_refunds`, refunds_statement's (amount, count) comes as one more row, status REFUNDS_ROW:
+    the report's figures in one round trip."""
     if f.granularity == "day" and scoped_days is not None:
-        return (apply_days(scoped_days, f)
-                .with_only_columns(PaymentDay.day, PaymentDay.method, PaymentDay.status,
-                                   func.sum(PaymentDay.amount_sum), func.sum(PaymentDay.count))
-                .group_by(PaymentDay.day, PaymentDay.method, PaymentDay.status))
-    bucket = _bucket(f.granularity).label("bucket")
-    return (apply(scoped_payments, f)
-            .with_only_columns(bucket, Payment.method, Payment.status, func.sum(Payment.amount), func.count())
-            .group_by(bucket, Payment.method, Payment.status))
+        grouped = (apply_days(scoped_days, f)
+                   .with_only_columns(PaymentDay.day, PaymentDay.method, PaymentDay.status,
+                                      func.sum(PaymentDay.amount_sum), func.sum(PaymentDay.count))
+                   .group_by(PaymentDay.day, PaymentDay.method, PaymentDay.status))
+    else:
+        bucket = _bucket(f.granularity).label("bucket")
+        grouped = (apply(scoped_payments, f)
+                   .with_only_columns(bucket, Payment.method, Payment.status, func.sum(Payment.amount), func.count())
+                   .group_by(bucket, Payment.method, Payment.status))
+    if scoped_refunds is None:
+        return grouped
+    refunds = refunds_statement(scoped_refunds, f)
+    return union_all(grouped, refunds.with_only_columns(null(), null(), literal(REFUNDS_ROW),
+                                                        *refunds.selected_columns))
 
 
 def summarize(scoped_payments: Select, f: ReportFilter, scoped_days: Select | None = None) -> Summary:
@@ -256,12 +269,16 @@ def summarize(scoped_payments: Select, f: ReportFilter, scoped_days: Select | No
 
 
 def summary_of(grouped, f: ReportFilter) -> Summary:
-    """The Summary of summary_statement's rows."""
+    """The Summary of summary_statement's rows (with its refunds when they were read with them)."""
     per_bucket: dict[str, list[int]] = {}
     by_method = {m: (0, 0) for m in METHODS}
     matched = 0
+    refunds = (0, 0)
     for key, method, status, amount, count in grouped:
         amount, count = int(amount), int(count)
+        if status == REFUNDS_ROW:
+            refunds = (amount, count)
+            continue
         matched += count
         if status != RECEIVED_STATUS:
             continue
@@ -276,7 +293,8 @@ def summary_of(grouped, f: ReportFilter) -> Summary:
             else [(f.first + timedelta(days=i)).isoformat() for i in range(f.days)])
     bars = [Bar(k, *per_bucket.get(k, (0, 0))) for k in keys]
     return Summary(amount=sum(b.amount for b in bars), count=sum(b.count for b in bars),
-                   by_method=by_method, bars=bars, granularity=f.granularity, matched=matched)
+                   by_method=by_method, bars=bars, granularity=f.granularity, matched=matched,
+                   refunded=refunds[0], refund_count=refunds[1])
 
 
 def refunds_statement(scoped_refunds: Select, f: ReportFilter) -> Select:

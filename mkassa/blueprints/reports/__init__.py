@@ -25,15 +25,16 @@ def _choices():
 
 
 def _report(f: reports.ReportFilter) -> tuple[keyset.Page, reports.Summary]:
-    """The report's first page and summary: reports.page's, summarize's and with_refunds' statements,
-    built once per shape of report (security.prepared), run with this report's values."""
+    """The report's first page and summary with its refunds: reports.page's and summarize's statements
+    (the refunds read with the totals), built once per shape of report (security.prepared), run with
+    this report's values."""
     shape, values = reports.shape(f), reports.params(f)
     rows = run_prepared(("reports.page", shape), lambda: keyset.first_page(
         history_rows(reports.apply(scoped(Payment), f)), HISTORY_KEYS, reports.PAGE_SIZE), values).all()
     summary = reports.summary_of(run_prepared(
-        ("reports.summary", shape), lambda: reports.summary_statement(scoped(Payment), f, scoped(PaymentDay)), values), f)
-    refunds = run_prepared(("reports.refunds", shape), lambda: reports.refunds_statement(scoped(Refund), f), values).one()
-    return keyset.result(rows, HISTORY_KEYS, reports.PAGE_SIZE), reports.with_refund_row(summary, refunds)
+        ("reports.summary", shape),
+        lambda: reports.summary_statement(scoped(Payment), f, scoped(PaymentDay), scoped(Refund)), values), f)
+    return keyset.result(rows, HISTORY_KEYS, reports.PAGE_SIZE), summary
 
 
 @bp.get("/")
