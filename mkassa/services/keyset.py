@@ -110,8 +110,19 @@ def page(stmt: Select, keys: Sequence[Key], cursor: str | None, size: int,
     position = decode(cursor, [kind for _column, kind in keys]) if cursor else None
     if position is not None:
         stmt = stmt.where(below(keys, position))
-    stmt = stmt.order_by(*order(keys)).limit(size + 1)
-    rows = list(db.session.scalars(stmt) if scalars else db.session.execute(stmt))
+    stmt = first_page(stmt, keys, size)
+    return result(list(db.session.scalars(stmt) if scalars else db.session.execute(stmt)), keys, size,
+                  row_keys, position)
+
+
+def first_page(stmt: Select, keys: Sequence[Key], size: int) -> Select:
+    """The SELECT of a list's first `size` rows, and one more to tell whether a next page exists."""
+    return stmt.order_by(*order(keys)).limit(size + 1)
+
+
+def result(rows: list[Any], keys: Sequence[Key], size: int,
+           row_keys: Callable[[Any], Sequence[Any]] | None = None, position: tuple | None = None) -> Page:
+    """The page that the rows read by `first_page` (or `page`) make."""
     more = len(rows) > size
     rows = rows[:size]
     if row_keys is None:

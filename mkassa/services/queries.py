@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func
+from typing import Any
+
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -29,24 +31,49 @@ class DayTotal:
         return self.amount - self.refunded
 
 
+def bound(column: ColumnElement, name: str, value: Any) -> BindParameter:
+    """`value` as the bound parameter `name`, of `column`'s type: a value that varies between runs of
+    a statement built once (security.prepared) is given by that name when it runs."""
+    return bindparam(name, value, type_=column.type)
+
+
+def today_params(now: datetime | None = None) -> dict[str, Any]:
+    """The values of today_statement's parameters: today's Bishkek day, in UTC."""
+    start, end = day_bounds_utc(local_today(now))
+    return {"day_start": start, "day_end": end}
+
+
+def today_statement(scoped_payments: Select, scoped_refunds: Select | None = None,
+                    now: datetime | None = None) -> Select:
+    """The SELECT of today_total's figures (`day_start`, `day_end`: today_params)."""
+    day = today_params(now)
+    # The scoped SELECTs' columns swapped for the aggregates, not wrapped in subqueries: no derived
+    # table for the database to flatten, and no column collection for SQLAlchemy to build per request
+    # (a subquery of the refunds made a proxy of each of its columns, a quarter of this function's time).
+    paid = scoped_payments.where(Payment.status == "succeeded",
+                                 Payment.paid_at >= bound(Payment.paid_at, "day_start", day["day_start"]),
+                                 Payment.paid_at < bound(Payment.paid_at, "day_end", day["day_end"]))
+    columns = [func.coalesce(func.sum(Payment.amount), 0), func.count()]
+    if scoped_refunds is not None:
+        # Both totals in one round trip: the refunds' sum as a scalar subquery beside the payments'.
+        refunded = scoped_refunds.where(Refund.status == "succeeded",
+                                        Refund.finished_at >= bound(Refund.finished_at, "day_start", day["day_start"]),
+                                        Refund.finished_at < bound(Refund.finished_at, "day_end", day["day_end"]))
+        columns.append(refunded.with_only_columns(func.coalesce(func.sum(Refund.amount), 0)).scalar_subquery())
+    return paid.with_only_columns(*columns)
+
+
+def day_total(row) -> DayTotal:
+    """The DayTotal of today_statement's row."""
+    amount, count, *refunded = row
+    return DayTotal(int(amount), int(count), int(refunded[0]) if refunded else 0)
+
+
 def today_total(scoped_payments: Select, now: datetime | None = None,
                 scoped_refunds: Select | None = None) -> DayTotal:
     """Succeeded payments paid during today's Bishkek day, within the caller's scope; with
     `scoped_refunds`, also the refunds the Bank returned today (whichever day their payment was)."""
-    start, end = day_bounds_utc(local_today(now))
-    # The scoped SELECTs' columns swapped for the aggregates, not wrapped in subqueries: no derived
-    # table for the database to flatten, and no column collection for SQLAlchemy to build per request
-    # (a subquery of the refunds made a proxy of each of its columns, a quarter of this function's time).
-    paid = scoped_payments.where(Payment.status == "succeeded", Payment.paid_at >= start, Payment.paid_at < end)
-    columns = [func.coalesce(func.sum(Payment.amount), 0), func.count()]
-    if scoped_refunds is not None:
-        # Both totals in one round trip: the refunds' sum as a scalar subquery beside the payments'.
-        columns.append(scoped_refunds.where(Refund.status == "succeeded", Refund.finished_at >= start,
-                                            Refund.finished_at < end)
-                       .with_only_columns(func.coalesce(func.sum(Refund.amount), 0)).scalar_subquery())
-    amount, count, *refunded = db.session.execute(paid.with_only_columns(*columns)).one()
-    refunded = refunded[0] if refunded else 0
-    return DayTotal(int(amount), int(count), int(refunded))
+    return day_total(db.session.execute(today_statement(scoped_payments, scoped_refunds, now)).one())
 
 
 # What a history row shows (home/_rows.html, reports/_rows.html), with the id that orders it.

@@ -13,14 +13,14 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func
+from sqlalchemy import CompoundSelect, Select, func, literal, null, union_all
 
 from ..extensions import db
 from ..models import Payment, PaymentDay, Point, Refund, User
 from ..models.payment import METHODS, STATUSES
 from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET, local_today, range_bounds_utc
 from . import Invalid, keyset
-from .queries import HISTORY_KEYS, history_page
+from .queries import HISTORY_KEYS, bound, history_page
 
 
 
@@ -148,22 +148,38 @@ def _choice(raw, options: dict, name: str, errors: dict, message):
     return options.get(raw)
 
 
+def shape(f: ReportFilter) -> tuple:
+    """What of a report changes its statements (the rest are the values of `params(f)`): reports of one
+    shape run the same statements, built once (security.prepared)."""
+    return f.granularity, f.status is not None, f.point is not None, f.cashier is not None, f.method is not None
+
+
+def params(f: ReportFilter) -> dict[str, Any]:
+    """The values of the bound parameters that the report's statements are narrowed by."""
+    start, end = range_bounds_utc(f.first, f.last)
+    return {"report_start": start, "report_end": end, "report_first": f.first, "report_last": f.last,
+            "report_status": f.status, "report_point": f.point.id if f.point else None,
+            "report_cashier": f.cashier.id if f.cashier else None, "report_method": f.method}
+
+
 def apply(stmt: Select, f: ReportFilter) -> Select:
     """Narrow a scoped SELECT of payments to the report's filters."""
     start, end = range_bounds_utc(f.first, f.last)
-    return _narrow(stmt.where(Payment.created_at >= start, Payment.created_at < end), Payment, f)
+    return _narrow(stmt.where(Payment.created_at >= bound(Payment.created_at, "report_start", start),
+                              Payment.created_at < bound(Payment.created_at, "report_end", end)), Payment, f)
 
 
-def _narrow(stmt: Select, model, f: ReportFilter) -> Select:
-    """The filters payments and their daily rollup share: status, point, cashier, method."""
-    if f.status:
-        stmt = stmt.where(model.status == f.status)
+def _narrow(stmt: Select, model, f: ReportFilter, statuses: bool = True) -> Select:
+    """The filters payments, their daily rollup and refunds (by their payment's) share: status, point,
+    cashier, method, each a parameter named as in `params`."""
+    if f.status and statuses:
+        stmt = stmt.where(model.status == bound(model.status, "report_status", f.status))
     if f.point:
-        stmt = stmt.where(model.point_id == f.point.id)
+        stmt = stmt.where(model.point_id == bound(model.point_id, "report_point", f.point.id))
     if f.cashier:
-        stmt = stmt.where(model.cashier_id == f.cashier.id)
+        stmt = stmt.where(model.cashier_id == bound(model.cashier_id, "report_cashier", f.cashier.id))
     if f.method:
-        stmt = stmt.where(model.method == f.method)
+        stmt = stmt.where(model.method == bound(model.method, "report_method", f.method))
     return stmt
 
 
@@ -216,32 +232,58 @@ def _bucket(granularity: str):
 
 def apply_days(stmt: Select, f: ReportFilter) -> Select:
     """Narrow a scoped SELECT of payment_day rows to the report's filters (whole days: always)."""
-    return _narrow(stmt.where(PaymentDay.day >= f.first, PaymentDay.day <= f.last), PaymentDay, f)
+    return _narrow(stmt.where(PaymentDay.day >= bound(PaymentDay.day, "report_first", f.first),
+                              PaymentDay.day <= bound(PaymentDay.day, "report_last", f.last)), PaymentDay, f)
+
+
+# The status of the row that summary_statement adds for the refunds (no payment has it).
+REFUNDS_ROW = "refunds"
+
+
+def summary_statement(scoped_payments: Select, f: ReportFilter, scoped_days: Select | None = None,
+                      scoped_refunds: Select | None = None) -> Select | CompoundSelect:
+    """The grouped SELECT that `summarize` reads: (bucket, method, status, amount, count) rows. With
+    `scoped_refunds`, refunds_statement's (amount, count) comes as one more row, status REFUNDS_ROW:
+    the report's figures in one round trip."""
+    if f.granularity == "day" and scoped_days is not None:
+        grouped = (apply_days(scoped_days, f)
+                   .with_only_columns(PaymentDay.day, PaymentDay.method, PaymentDay.status,
+                                      func.sum(PaymentDay.amount_sum), func.sum(PaymentDay.count))
+                   .group_by(PaymentDay.day, PaymentDay.method, PaymentDay.status))
+    else:
+        bucket = _bucket(f.granularity).label("bucket")
+        grouped = (apply(scoped_payments, f)
+                   .with_only_columns(bucket, Payment.method, Payment.status, func.sum(Payment.amount), func.count())
+                   .group_by(bucket, Payment.method, Payment.status))
+    if scoped_refunds is None:
+        return grouped
+    refunds = refunds_statement(scoped_refunds, f)
+    return union_all(grouped, refunds.with_only_columns(null(), null(), literal(REFUNDS_ROW),
+                                                        *refunds.selected_columns))
 
 
 def summarize(scoped_payments: Select, f: ReportFilter, scoped_days: Select | None = None) -> Summary:
     """Totals, bars and the split by method. `scoped_days`: the same scope over PaymentDay, read for
     reports charted by day (without it, everything is read from payments)."""
-    if f.granularity == "day" and scoped_days is not None:
-        stmt = (apply_days(scoped_days, f)
-                .with_only_columns(PaymentDay.day, PaymentDay.method, PaymentDay.status,
-                                   func.sum(PaymentDay.amount_sum), func.sum(PaymentDay.count))
-                .group_by(PaymentDay.day, PaymentDay.method, PaymentDay.status))
-        grouped = [(day.isoformat(), *rest) for day, *rest in db.session.execute(stmt)]
-    else:
-        bucket = _bucket(f.granularity).label("bucket")
-        grouped = db.session.execute(
-            apply(scoped_payments, f)
-            .with_only_columns(bucket, Payment.method, Payment.status, func.sum(Payment.amount), func.count())
-            .group_by(bucket, Payment.method, Payment.status)).all()
+    return summary_of(db.session.execute(summary_statement(scoped_payments, f, scoped_days)), f)
+
+
+def summary_of(grouped, f: ReportFilter) -> Summary:
+    """The Summary of summary_statement's rows (with its refunds when they were read with them)."""
     per_bucket: dict[str, list[int]] = {}
     by_method = {m: (0, 0) for m in METHODS}
     matched = 0
+    refunds = (0, 0)
     for key, method, status, amount, count in grouped:
         amount, count = int(amount), int(count)
+        if status == REFUNDS_ROW:
+            refunds = (amount, count)
+            continue
         matched += count
         if status != RECEIVED_STATUS:
             continue
+        if isinstance(key, date):  # a day of the rollup; payments' buckets are text already
+            key = key.isoformat()
         slot = per_bucket.setdefault(key, [0, 0])
         slot[0] += amount
         slot[1] += count
@@ -251,28 +293,35 @@ def summarize(scoped_payments: Select, f: ReportFilter, scoped_days: Select | No
             else [(f.first + timedelta(days=i)).isoformat() for i in range(f.days)])
     bars = [Bar(k, *per_bucket.get(k, (0, 0))) for k in keys]
     return Summary(amount=sum(b.amount for b in bars), count=sum(b.count for b in bars),
-                   by_method=by_method, bars=bars, granularity=f.granularity, matched=matched)
+                   by_method=by_method, bars=bars, granularity=f.granularity, matched=matched,
+                   refunded=refunds[0], refund_count=refunds[1])
+
+
+def refunds_statement(scoped_refunds: Select, f: ReportFilter) -> Select:
+    """The SELECT of refunds_in's (amount, count)."""
+    start, end = range_bounds_utc(f.first, f.last)
+    stmt = (scoped_refunds.join(Payment, Payment.id == Refund.payment_id)
+            .where(Refund.status == "succeeded", Refund.finished_at >= bound(Refund.finished_at, "report_start", start),
+                   Refund.finished_at < bound(Refund.finished_at, "report_end", end)))
+    # The payment's point, cashier and method; not its status (a refunded payment stays succeeded).
+    return _narrow(stmt, Payment, f, statuses=False).with_only_columns(
+        func.coalesce(func.sum(Refund.amount), 0), func.count(Refund.id))
 
 
 def refunds_in(scoped_refunds: Select, f: ReportFilter) -> tuple[int, int]:
     """(amount, count) of the refunds the Bank returned in the period, of payments the filters match."""
-    start, end = range_bounds_utc(f.first, f.last)
-    stmt = (scoped_refunds.join(Payment, Payment.id == Refund.payment_id)
-            .where(Refund.status == "succeeded", Refund.finished_at >= start, Refund.finished_at < end))
-    if f.point:
-        stmt = stmt.where(Payment.point_id == f.point.id)
-    if f.cashier:
-        stmt = stmt.where(Payment.cashier_id == f.cashier.id)
-    if f.method:
-        stmt = stmt.where(Payment.method == f.method)
-    amount, count = db.session.execute(stmt.with_only_columns(func.coalesce(func.sum(Refund.amount), 0),
-                                                              func.count(Refund.id))).one()
+    amount, count = db.session.execute(refunds_statement(scoped_refunds, f)).one()
     return int(amount), int(count)
 
 
 def with_refunds(summary: Summary, scoped_refunds: Select, f: ReportFilter) -> Summary:
-    amount, count = refunds_in(scoped_refunds, f)
-    return replace(summary, refunded=amount, refund_count=count)
+    return with_refund_row(summary, refunds_in(scoped_refunds, f))
+
+
+def with_refund_row(summary: Summary, refunds: tuple[int, int]) -> Summary:
+    """The summary with its refunds, refunds_statement's (amount, count)."""
+    amount, count = refunds
+    return replace(summary, refunded=int(amount), refund_count=int(count))
 
 
 def page(scoped_payments: Select, f: ReportFilter, cursor: str | None = None) -> keyset.Page:
@@ -324,12 +373,17 @@ def count_rows(scoped_payments: Select, f: ReportFilter) -> int:
     return int(db.session.scalar(apply(scoped_payments, f).with_only_columns(func.count())))
 
 
+def points_statement(scoped_points: Select) -> Select:
+    return scoped_points.with_only_columns(Point.id, Point.public_id, Point.name).order_by(Point.id)
+
+
+def people_statement(scoped_users: Select) -> Select:
+    return (scoped_users.where(User.role.in_(("owner", "cashier")))
+            .with_only_columns(User.id, User.public_id, User.name).order_by(User.role.desc(), User.name))
+
+
 def choices(scoped_points: Select, scoped_users: Select) -> tuple[list[Choice], list[Choice]]:
     """Points (archived ones too: history keeps them) and people who take payments, for the filters:
     their id, public id and name as plain rows (whole ORM objects cost a report a tenth of its time)."""
-    points = db.session.execute(scoped_points.with_only_columns(Point.id, Point.public_id, Point.name)
-                                .order_by(Point.id)).all()
-    people = db.session.execute(scoped_users.where(User.role.in_(("owner", "cashier")))
-                                .with_only_columns(User.id, User.public_id, User.name)
-                                .order_by(User.role.desc(), User.name)).all()
-    return list(points), list(people)
+    return (db.session.execute(points_statement(scoped_points)).all(),
+            db.session.execute(people_statement(scoped_users)).all())

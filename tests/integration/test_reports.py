@@ -259,3 +259,22 @@ def test_bad_cursor_is_a_400(client, auth, demo):
 
 def test_reports_need_sign_in(client, demo):
     assert client.get("/reports/").status_code == 302
+
+
+def test_one_shape_of_report_keeps_each_readers_scope(client, auth, demo, seeded_at_now):
+    """A report's statements are built once per shape and kind of user (security.prepared) and run with
+    the reader's values: owners of two merchants and two cashiers, one after the other, each get theirs."""
+    merchant, people = seeded_at_now
+    first, last = date(2026, 9, 1), date(2026, 12, 31)
+    query = {"period": "custom", "from": first.isoformat(), "to": last.isoformat(), "status": "all"}
+    readers = [("big", merchant.id, None), ("demo", demo.merchant.id, None),
+               ("big-c1", merchant.id, people["big-c1"].id), ("big-c3", merchant.id, people["big-c3"].id),
+               ("big", merchant.id, None)]
+    seen = []
+    for login, merchant_id, cashier_id in readers:
+        auth.login(login)
+        html = client.get("/reports/", query_string=query).get_data(as_text=True)
+        assert figures(html) == sql_sum(merchant_id, first, last, cashier_id=cashier_id), login
+        seen.append(figures(html))
+        auth.logout()
+    assert len(set(seen)) == 4, "the readers should have different figures for the test to tell them apart"

@@ -8,8 +8,10 @@ from ... import live
 from ...extensions import db
 from ...htmx import wants_fragment
 from ...models import Payment, Refund
-from ...security import merchant_user_required, passive, scoped
-from ...services.queries import history_page, history_rows, today_total
+from ...security import merchant_user_required, passive, run_prepared, scoped
+from ...services import keyset
+from ...services.queries import (HISTORY_KEYS, HISTORY_PAGE_SIZE, day_total, history_page, history_rows,
+                                 today_params, today_statement, today_total)
 from ...formatting import local_dt
 
 bp = Blueprint("home", __name__)
@@ -24,9 +26,12 @@ def index():
 
 @merchant_user_required
 def _home():
-    page = history_page(scoped(Payment))
-    return render_template("home/index.html", total=today_total(scoped(Payment), scoped_refunds=scoped(Refund)), rows=page.rows,
-                           next_cursor=page.next_cursor)
+    # The same statements as history_page and today_total, built once (security.prepared).
+    rows = run_prepared(("home.rows",), lambda: keyset.first_page(history_rows(scoped(Payment)), HISTORY_KEYS,
+                                                                  HISTORY_PAGE_SIZE), {}).all()
+    page = keyset.result(rows, HISTORY_KEYS, HISTORY_PAGE_SIZE)
+    total = run_prepared(("home.total",), lambda: today_statement(scoped(Payment), scoped(Refund)), today_params()).one()
+    return render_template("home/index.html", total=day_total(total), rows=page.rows, next_cursor=page.next_cursor)
 
 
 @bp.get("/history")

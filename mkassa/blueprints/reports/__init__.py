@@ -7,8 +7,9 @@ from flask_login import current_user
 
 from ...htmx import wants_fragment
 from ...models import ExportJob, Payment, PaymentDay, Refund, Point, User, utcnow
-from ...security import get_scoped_or_404, merchant_user_required, scoped
-from ...services import Conflict, Invalid, export, reports
+from ...security import get_scoped_or_404, merchant_user_required, run_prepared, scoped
+from ...services import Conflict, Invalid, export, keyset, reports
+from ...services.queries import HISTORY_KEYS, history_rows
 from ..common import send_xlsx
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -18,7 +19,22 @@ def _choices():
     """What this user may filter by: cashiers see only their own payments, so no point/cashier."""
     if current_user.is_cashier:
         return [], []
-    return reports.choices(scoped(Point), scoped(User))
+    # reports.choices' statements, built once (security.prepared).
+    return (run_prepared(("reports.points",), lambda: reports.points_statement(scoped(Point)), {}).all(),
+            run_prepared(("reports.people",), lambda: reports.people_statement(scoped(User)), {}).all())
+
+
+def _report(f: reports.ReportFilter) -> tuple[keyset.Page, reports.Summary]:
+    """The report's first page and summary with its refunds: reports.page's and summarize's statements
+    (the refunds read with the totals), built once per shape of report (security.prepared), run with
+    this report's values."""
+    shape, values = reports.shape(f), reports.params(f)
+    rows = run_prepared(("reports.page", shape), lambda: keyset.first_page(
+        history_rows(reports.apply(scoped(Payment), f)), HISTORY_KEYS, reports.PAGE_SIZE), values).all()
+    summary = reports.summary_of(run_prepared(
+        ("reports.summary", shape),
+        lambda: reports.summary_statement(scoped(Payment), f, scoped(PaymentDay), scoped(Refund)), values), f)
+    return keyset.result(rows, HISTORY_KEYS, reports.PAGE_SIZE), summary
 
 
 @bp.get("/")
@@ -31,11 +47,9 @@ def index():
     except Invalid as exc:
         return render_template(template, f=None, errors=exc.errors, args=request.args, points=points,
                                people=people), 422
-    page = reports.page(scoped(Payment), f)
+    page, summary = _report(f)
     return render_template(template, f=f, errors={}, args=f.args(), points=points, people=people,
-                           summary=reports.with_refunds(reports.summarize(scoped(Payment), f, scoped(PaymentDay)),
-                                                          scoped(Refund), f), rows=page.rows,
-                           next_cursor=page.next_cursor)
+                           summary=summary, rows=page.rows, next_cursor=page.next_cursor)
 
 
 @bp.get("/rows")
