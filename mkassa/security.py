@@ -204,7 +204,9 @@ def prepared(key: tuple, build: Callable[[], Any], params: dict[str, Any], *, us
     costs as much again: a screen's few SELECTs built per request took more time than they ran. So every
     value that differs between runs of one `key` must be a named bound parameter given in `params`
     (the scope's ids are added here); the values the first build saw are replaced at each run, and a
-    named parameter left out is refused, never run with a previous user's value.
+    named parameter left out is refused, never run with a previous user's value. A value written any
+    other way (`column == value`) would be run as the first build saw it, for everyone after: under
+    tests every call builds the statement again and refuses one that differs (`_same_but_named`).
     """
     if user is None:
         user = current_user
@@ -220,10 +222,26 @@ def prepared(key: tuple, build: Callable[[], Any], params: dict[str, Any], *, us
         if len(_PREPARED) < _PREPARED_MAX:
             _PREPARED[cache_key] = entry
     stmt, named = entry
+    if current_app.testing:
+        _same_but_named(key, stmt, build())
     missing = named - values.keys()
     if missing:
         raise LookupError(f"prepared statement {key}: no value for {sorted(missing)}")
     return stmt, values
+
+
+def _same_but_named(key: tuple, kept, fresh) -> None:
+    """Refuse a prepared statement that this request would have built otherwise than the kept one: of
+    another shape, or with another value in a parameter that is not named (so not given at each run)."""
+    kept_key, fresh_key = kept._generate_cache_key(), fresh._generate_cache_key()
+    if kept_key != fresh_key:
+        raise AssertionError(f"prepared statement {key}: this request builds another statement; "
+                             "what shapes it belongs in the key")
+    unnamed = [(a.effective_value, b.effective_value) for a, b in zip(kept_key.bindparams, fresh_key.bindparams)
+               if a.unique and a.effective_value != b.effective_value]
+    if unnamed:
+        raise AssertionError(f"prepared statement {key}: values {unnamed} are not named parameters, so every "
+                             "run would use the first one's")
 
 
 def run_prepared(key: tuple, build: Callable[[], Any], params: dict[str, Any], *, user=None):

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from mkassa.extensions import db
 from mkassa.models import Payment
+from mkassa.security import prepared, scoped
 from mkassa.services import reports
 
 BISHKEK = ZoneInfo("Asia/Bishkek")
@@ -278,3 +280,26 @@ def test_one_shape_of_report_keeps_each_readers_scope(client, auth, demo, seeded
         seen.append(figures(html))
         auth.logout()
     assert len(set(seen)) == 4, "the readers should have different figures for the test to tell them apart"
+
+
+def test_under_tests_a_prepared_statement_whose_values_are_not_all_named_is_refused(app, demo):
+    """security.prepared runs the first build of a shape for every later request, with only its named
+    parameters replaced: a value written as `column == value` would be the first reader's for all. The
+    tests' own check turns that mistake into a failure instead of a leak."""
+    owner = demo.owner
+    key = (f"test.{uuid.uuid4().hex}",)
+
+    def report_of(amount: int):
+        return lambda: scoped(Payment, user=owner).where(Payment.amount == amount)
+
+    prepared(key, report_of(100), {}, user=owner)
+    prepared(key, report_of(100), {}, user=owner)  # the same value: the same statement
+    with pytest.raises(AssertionError, match="not named parameters"):
+        prepared(key, report_of(200), {}, user=owner)
+    with pytest.raises(AssertionError, match="another statement"):
+        prepared(key, lambda: scoped(Payment, user=owner).where(Payment.status == "failed"), {}, user=owner)
+    named = (f"test.{uuid.uuid4().hex}",)
+    for amount in (100, 200):
+        stmt, values = prepared(named, lambda: scoped(Payment, user=owner).where(
+            Payment.amount == bindparam("amount", amount)), {"amount": amount}, user=owner)
+        assert values["amount"] == amount and values["scope_merchant_id"] == demo.merchant.id
