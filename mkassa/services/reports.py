@@ -8,7 +8,7 @@ kept exact with every payment (services.rollup); a one-day report (charted by ho
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -312,16 +312,6 @@ def refunds_in(scoped_refunds: Select, f: ReportFilter) -> tuple[int, int]:
     """(amount, count) of the refunds the Bank returned in the period, of payments the filters match."""
     amount, count = db.session.execute(refunds_statement(scoped_refunds, f)).one()
     return int(amount), int(count)
-
-
-def with_refunds(summary: Summary, scoped_refunds: Select, f: ReportFilter) -> Summary:
-    return with_refund_row(summary, refunds_in(scoped_refunds, f))
-
-
-def with_refund_row(summary: Summary, refunds: tuple[int, int]) -> Summary:
-    """The summary with its refunds, refunds_statement's (amount, count)."""
-    amount, count = refunds
-    return replace(summary, refunded=int(amount), refund_count=int(count))
 
 
 def page(scoped_payments: Select, f: ReportFilter, cursor: str | None = None) -> keyset.Page:
