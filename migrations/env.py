@@ -6,6 +6,8 @@ from flask import current_app
 
 from alembic import context
 
+from mkassa.models.base import schema_of
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -124,6 +126,7 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection, sqlite_foreign_keys_off(connection):
+        conf_args.setdefault("include_object", schema_of(connection.dialect.name))
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -42,3 +42,12 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def schema_of(dialect_name: str):
+    """Alembic's include_object for a database of `dialect_name`: leaves out what the models make on
+    other databases only (`Index.ddl_if(dialect=...)`), which Alembic's comparison does not know."""
+    def include(obj, _name, _type, _reflected, _compare_to) -> bool:
+        only_on = getattr(obj, "_ddl_if", None)
+        return only_on is None or only_on.dialect is None or only_on.dialect == dialect_name
+    return include

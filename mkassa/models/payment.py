@@ -63,7 +63,9 @@ class Payment(db.Model):
         Index("ix_payment_merchant_created", "merchant_id", "created_at"),
         Index("ix_payment_merchant_cashier_created", "merchant_id", "cashier_id", "created_at"),
         Index("ix_payment_merchant_point_created", "merchant_id", "point_id", "created_at"),
-        Index("ix_payment_merchant_paid", "merchant_id", "paid_at"),
+        # Home's total of the day (paid today, succeeded) read from the index alone: at a million
+        # payments the table lookups for status and amount were two thirds of the query.
+        Index("ix_payment_merchant_paid", "merchant_id", "paid_at", "status", "amount"),
         # Reports: totals and charts of one status over a period, read from the index alone
         # (covering: no table lookups for the tens of thousands of rows a month holds).
         Index("ix_payment_report", "merchant_id", "status", "created_at", "method", "point_id", "cashier_id",
@@ -140,6 +142,13 @@ class PaymentDay(db.Model):
         check_values("status", PaymentStatus),
         # Both ways: the rollup upserts deltas, and a database checks the proposed (negative) row too.
         CheckConstraint(f"amount_sum BETWEEN -{MAX_BALANCE} AND {MAX_BALANCE}", name="amount_sum_ceiling"),
+        # Reports over many days group by (day, method, status): in this order SQLite reads the rows
+        # already grouped, from the index alone (a year at a million payments: 10 ms -> 4.5 ms). SQLite
+        # only: on PostgreSQL an index holding count and amount_sum would make every rollup upsert a
+        # non-HOT update (a new index entry per payment), and its index-only scans need all-visible
+        # pages, which rows updated all day are not.
+        Index("ix_payment_day_report", "merchant_id", "day", "method", "status", "amount_sum", "count")
+        .ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

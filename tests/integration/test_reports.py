@@ -175,6 +175,35 @@ def test_a_day_is_charted_by_hour(client, auth, seeded_at_now):
     assert sum(bars[15:]) == 0
 
 
+def test_each_payment_is_charted_in_its_bishkek_hour(client, auth, demo):
+    """A payment lands in the bar of its hour in Bishkek (UTC+6), also at the edges of hours and of the
+    day: the first moment of the day, the last moment of an hour, the first of the next."""
+    midnight = datetime.combine(TODAY, time.min, tzinfo=BISHKEK)
+    moments = {0: [midnight], 5: [midnight + timedelta(hours=6) - timedelta(microseconds=1)],
+               6: [midnight + timedelta(hours=6)], 17: [midnight + timedelta(hours=17, minutes=59, seconds=59)],
+               23: [midnight + timedelta(hours=23, minutes=59, seconds=59, microseconds=999_999)]}
+    # Either side of the day: in no bar of it.
+    outside = [midnight - timedelta(microseconds=1), midnight + timedelta(days=1)]
+
+    def bars() -> list[int]:
+        html = client.get("/reports/?period=today").get_data(as_text=True)
+        return [int(v) for v in re.findall(r'<rect [^>]*data-amount="(\d+)"', html)]
+
+    with time_machine.travel(NOW, tick=False):
+        auth.login("demo")
+        before = bars() or [0] * 24  # the demo shop's own payments, if any fall on that day (no chart if none)
+        for hour, times in [*moments.items(), (None, outside)]:
+            for moment in times:
+                db.session.add(Payment(merchant_id=demo.merchant.id, cashier_id=demo.cashier.id, method="qr",
+                                       amount=1000 + (hour or 0), status="succeeded",
+                                       created_at=moment.astimezone(timezone.utc),
+                                       paid_at=moment.astimezone(timezone.utc)))
+        db.session.commit()
+        after = bars()
+    assert len(after) == 24
+    assert [a - b for a, b in zip(after, before)] == [1000 + h if h in moments else 0 for h in range(24)]
+
+
 def test_cashier_sees_only_own_payments_and_cannot_widen_the_report(client, auth, seeded_at_now):
     merchant, people = seeded_at_now
     cashier, other = people["big-c1"], people["big-c3"]
