@@ -14,7 +14,7 @@ from typing import Any, Callable
 from sqlalchemy import ColumnElement, Select, bindparam, false, select
 
 from .models import (ApiCallback, ApiKey, AuditEvent, ExportJob, LedgerAccount, LedgerTransfer, Payment, PaymentDay,
-                     PaymentReservation, Payout, Point, Refund, Shift, User)
+                     PaymentHour, PaymentReservation, Payout, Point, Refund, Shift, User)
 
 # A condition on the model's rows, given the user who reads them.
 Condition = Callable[[User], ColumnElement[bool]]
@@ -47,6 +47,8 @@ RULES: dict[type, Rule] = {
     # A refund is seen with its payment: a cashier sees the refunds of their own payments.
     Refund: Rule(cashier=lambda u: Refund.payment_id.in_(select(Payment.id).where(Payment.cashier_id == u.id))),
     PaymentDay: Rule(cashier=lambda u: PaymentDay.cashier_id == u.id),
+    # Every cashier's takings of the hour together: owners only (a cashier's report reads their payments).
+    PaymentHour: OWNER_ONLY,
     Shift: Rule(cashier=lambda u: Shift.cashier_id == u.id),
     # A cashier prints the sticker of the counter they work at, not the other points' ones.
     Point: Rule(cashier=lambda u: Point.id == u.point_id),

@@ -6,7 +6,7 @@ from .base import utcnow
 from .ledger import LedgerAccount, LedgerEntry, LedgerTransfer
 from .merchant import Merchant, Point
 from .offline import PaymentReservation
-from .payment import Payment, PaymentDay
+from .payment import Payment, PaymentDay, PaymentHour
 from .payout import Payout, SandboxBankPayout
 from .push import PushSubscription
 from .refund import Refund, SandboxBankRefund
@@ -17,5 +17,5 @@ from .user import User, UserSession
 
 __all__ = [
     "ApiCallback", "ApiCallbackAttempt", "ApiKey", "ApiPayment", "AuditEvent", "AuthAttempt", "Device", "OneTimeCode", "OtpFailure", "OtpLock", "Passkey", "WebAuthnChallenge", "BankWebhookEvent", "ExportJob", "IdempotencyKey", "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Merchant",
-    "JobState", "OutboxMessage", "Payment", "PaymentDay", "PaymentReservation", "Payout", "Point", "PushSubscription", "Refund", "SandboxBankRefund", "SandboxBankPayment", "SandboxBankPayout", "SandboxCardPayment", "SandboxSms", "Shift", "User", "UserSession", "WorkerHeartbeat", "utcnow",
+    "JobState", "OutboxMessage", "Payment", "PaymentDay", "PaymentHour", "PaymentReservation", "Payout", "Point", "PushSubscription", "Refund", "SandboxBankRefund", "SandboxBankPayment", "SandboxBankPayout", "SandboxCardPayment", "SandboxSms", "Shift", "User", "UserSession", "WorkerHeartbeat", "utcnow",
 ]

@@ -160,3 +160,31 @@ class PaymentDay(db.Model):
     status: Mapped[str] = mapped_column(String(16))
     count: Mapped[int] = mapped_column(Integer, default=0)
     amount_sum: Mapped[int] = mapped_column(BigInteger, default=0)  # tyiyn
+
+
+class PaymentHour(db.Model):
+    """Hourly rollup of a merchant's payments: count and sum per hour (of created_at), method and status,
+    all points and cashiers together.
+
+    A one-day report of a whole shop charts it by hour: at a million payments its day is thousands of
+    payments to group, and at most 24 hours x methods x statuses rows here. Kept exact with every change
+    of a payment, in the same upsert pass as payment_day (services.rollup). Only owners read it
+    (scope.RULES): it holds every cashier's takings.
+
+    `hour`: the UTC hour's first moment; Bishkek is UTC+6 all year, so a UTC hour is a Bishkek hour.
+    """
+
+    __tablename__ = "payment_hour"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "hour", "method", "status", name="uq_payment_hour_key"),
+        check_values("status", PaymentStatus),
+        CheckConstraint(f"amount_sum BETWEEN -{MAX_BALANCE} AND {MAX_BALANCE}", name="amount_sum_ceiling"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"))
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    method: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    amount_sum: Mapped[int] = mapped_column(BigInteger, default=0)  # tyiyn

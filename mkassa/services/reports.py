@@ -3,7 +3,8 @@
 Every figure comes from one grouped query with the same filters as the list. Periods are Bishkek
 calendar days on `created_at` (when the sale was made), the moment every payment has, whatever its
 status. A report of several days (charted by day) reads the payment_day rollup, a few rows per day
-kept exact with every payment (services.rollup); a one-day report (charted by hour) reads payments.
+kept exact with every payment (services.rollup); a one-day report (charted by hour) of a whole shop
+reads payment_hour, one of a point or a cashier reads payments.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CompoundSelect, Integer, Select, cast, func, literal, null, union_all
 
 from ..extensions import db
-from ..models import Payment, PaymentDay, Point, Refund, User
+from ..models import Payment, PaymentDay, PaymentHour, Point, Refund, User
 from ..models.payment import METHODS, STATUSES
 from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET, BISHKEK_UTC_OFFSET_HOURS, local_today, range_bounds_utc
 from . import Invalid, keyset
@@ -239,16 +240,37 @@ def apply_days(stmt: Select, f: ReportFilter) -> Select:
                               PaymentDay.day <= bound(PaymentDay.day, "report_last", f.last)), PaymentDay, f)
 
 
+def apply_hours(stmt: Select, f: ReportFilter) -> Select:
+    """Narrow a scoped SELECT of payment_hour rows to the report's period, method and status (it has no
+    point or cashier: `reads_hours`)."""
+    start, end = range_bounds_utc(f.first, f.last)
+    return _narrow(stmt.where(PaymentHour.hour >= bound(PaymentHour.hour, "report_start", start),
+                              PaymentHour.hour < bound(PaymentHour.hour, "report_end", end)), PaymentHour, f)
+
+
+def reads_hours(f: ReportFilter) -> bool:
+    """Whether a report's figures come from the shop's hourly rollup: one day charted by hour, of the
+    whole shop (the rollup keeps no point or cashier). The days of longer reports come from payment_day."""
+    return f.granularity == "hour" and f.point is None and f.cashier is None
+
+
 # The status of the row that summary_statement adds for the refunds (no payment has it).
 REFUNDS_ROW = "refunds"
 
 
 def summary_statement(scoped_payments: Select, f: ReportFilter, scoped_days: Select | None = None,
-                      scoped_refunds: Select | None = None) -> Select | CompoundSelect:
+                      scoped_refunds: Select | None = None, scoped_hours: Select | None = None
+                      ) -> Select | CompoundSelect:
     """The grouped SELECT that `summarize` reads: (bucket, method, status, amount, count) rows. With
     `scoped_refunds`, refunds_statement's (amount, count) comes as one more row, status REFUNDS_ROW:
-    the report's figures in one round trip."""
-    if f.granularity == "day" and scoped_days is not None:
+    the report's figures in one round trip. `scoped_hours`: payment_hour in the scope of a reader who
+    sees the whole shop (owners; a cashier's scope of it is empty), read when `reads_hours`."""
+    if scoped_hours is not None and reads_hours(f):
+        grouped = (apply_hours(scoped_hours, f)
+                   .with_only_columns(PaymentHour.hour, PaymentHour.method, PaymentHour.status,
+                                      func.sum(PaymentHour.amount_sum), func.sum(PaymentHour.count))
+                   .group_by(PaymentHour.hour, PaymentHour.method, PaymentHour.status))
+    elif f.granularity == "day" and scoped_days is not None:
         grouped = (apply_days(scoped_days, f)
                    .with_only_columns(PaymentDay.day, PaymentDay.method, PaymentDay.status,
                                       func.sum(PaymentDay.amount_sum), func.sum(PaymentDay.count))
@@ -286,7 +308,9 @@ def summary_of(grouped, f: ReportFilter) -> Summary:
         matched += count
         if status != RECEIVED_STATUS:
             continue
-        if isinstance(key, date):  # a day of the rollup; payments' days are text already
+        if isinstance(key, datetime):  # an hour of payment_hour (UTC): its hour in Bishkek
+            key = f"{(key + BISHKEK_UTC_OFFSET).hour:02d}"
+        elif isinstance(key, date):  # a day of payment_day; payments' days are text already
             key = key.isoformat()
         elif isinstance(key, int):  # an hour, as SQLite computes it
             key = f"{key:02d}"

@@ -1,25 +1,29 @@
-"""The payment_day rollup: kept exact in the same transaction as every change of a payment.
+"""The payment_day and payment_hour rollups: kept exact in the same transaction as every change of a payment.
 
 One choke point for row-by-row changes: a listener on every ORM flush sees each Payment inserted,
 changed or deleted (services.payments.transition, accept, the static-QR webhook, demo data, and tests
 that add payments directly) and turns them into deltas per rollup key: +1 for a new payment, −1 on its
 old key and +1 on its new key when its status (or any other keyed column) changes. The deltas of a
-flush go to the database in ONE upsert (`count = count + excluded.count`), atomic under concurrency on
-SQLite and PostgreSQL; nothing is read and written back in Python. Rows are written in key order, so
-two flushes never lock the same rows in opposite orders.
+flush go to each table in ONE upsert (`count = count + excluded.count`), atomic under concurrency on
+SQLite and PostgreSQL; nothing is read and written back in Python. Rows are written in key order, and
+payment_day before payment_hour, so two flushes never lock the same rows in opposite orders.
+
+payment_hour holds a whole shop's hour per method and status: the rows every till of the shop moves.
+They are locked in the same transactions, and for as long, as the shop's own ledger account is by
+every payment it is paid (services.ledger), so they add no wait that the shop's payments did not have.
 
 Bulk loads that bypass the ORM (services.bigdata) call `add_from_payments` once at the end: one
 INSERT … SELECT … GROUP BY over the rows they inserted.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 from sqlalchemy import Date, cast, event, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, attributes
 
-from ..models import Payment, PaymentDay
+from ..models import Payment, PaymentDay, PaymentHour
 from ..models.payment import NO_ID
 from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET_HOURS, local_day
 from . import upsert
@@ -27,8 +31,11 @@ from . import upsert
 KEY_COLUMNS = ("merchant_id", "created_at", "point_id", "cashier_id", "method", "status")
 TABLE = PaymentDay.__table__
 CONFLICT_KEY = ("merchant_id", "day", "point_id", "cashier_id", "method", "status")
+HOUR_TABLE = PaymentHour.__table__
+HOUR_KEY = ("merchant_id", "hour", "method", "status")
 
 Key = tuple[int, date, int, int, str, str]
+HourKey = tuple[int, datetime, str, str]
 
 
 def _old_and_new(payment: Payment, name: str):
@@ -46,65 +53,81 @@ def _key(merchant_id, created_at, point_id, cashier_id, method, status) -> Key:
             NO_ID if cashier_id is None else cashier_id, method, status)
 
 
-def _collect(session: Session) -> dict[Key, list[int]]:
-    deltas: dict[Key, list[int]] = {}
+def _hour(created_at: datetime) -> datetime:
+    """The first moment of created_at's UTC hour (payment_hour.hour)."""
+    return created_at.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
 
-    def add(key: Key, count: int, amount: int) -> None:
-        slot = deltas.setdefault(key, [0, 0])
-        slot[0] += count
-        slot[1] += amount
+
+def hour_key(day_key: Key, created_at: datetime) -> HourKey:
+    merchant_id, _day, _point, _cashier, method, status = day_key
+    return merchant_id, _hour(created_at), method, status
+
+
+def _collect(session: Session) -> tuple[dict[Key, list[int]], dict[HourKey, list[int]]]:
+    """The flush's deltas to payment_day and to payment_hour: key -> [count, amount]."""
+    deltas: dict[Key, list[int]] = {}
+    hours: dict[HourKey, list[int]] = {}
+
+    def add(key: Key, count: int, amount: int, created_at: datetime) -> None:
+        for table, k in ((deltas, key), (hours, hour_key(key, created_at))):
+            slot = table.setdefault(k, [0, 0])
+            slot[0] += count
+            slot[1] += amount
 
     for obj in session.new:
         if isinstance(obj, Payment):
-            add(_key(*(getattr(obj, c) for c in KEY_COLUMNS)), 1, obj.amount)
+            add(_key(*(getattr(obj, c) for c in KEY_COLUMNS)), 1, obj.amount, obj.created_at)
     for obj in session.dirty:
         if not isinstance(obj, Payment) or not session.is_modified(obj, include_collections=False):
             continue
         pairs = [_old_and_new(obj, c) for c in (*KEY_COLUMNS, "amount")]
         old, new = [p[0] for p in pairs], [p[1] for p in pairs]
-        if old != new:
-            add(_key(*old[:-1]), -1, -old[-1])
-            add(_key(*new[:-1]), 1, new[-1])
+        if old != new:  # created_at is KEY_COLUMNS[1]
+            add(_key(*old[:-1]), -1, -old[-1], old[1])
+            add(_key(*new[:-1]), 1, new[-1], new[1])
     for obj in session.deleted:
         if isinstance(obj, Payment):
             old = [_old_and_new(obj, c)[0] for c in (*KEY_COLUMNS, "amount")]
-            add(_key(*old[:-1]), -1, -old[-1])
-    return {k: v for k, v in deltas.items() if v != [0, 0]}
+            add(_key(*old[:-1]), -1, -old[-1], old[1])
+    return ({k: v for k, v in deltas.items() if v != [0, 0]}, {k: v for k, v in hours.items() if v != [0, 0]})
 
 
-def _insert(dialect_name: str):
+def _insert(dialect_name: str, table):
     if dialect_name == "postgresql":
-        return postgresql.insert(TABLE)
+        return postgresql.insert(table)
     if dialect_name == "sqlite":
-        return sqlite.insert(TABLE)
-    raise NotImplementedError(f"payment_day upsert on {dialect_name}")
+        return sqlite.insert(table)
+    raise NotImplementedError(f"{table.name} upsert on {dialect_name}")
 
 
-def _upsert(stmt):
+def _upsert(stmt, key_columns):
+    table = stmt.table
     return stmt.on_conflict_do_update(
-        index_elements=[TABLE.c[name] for name in CONFLICT_KEY],
-        set_={"count": TABLE.c.count + stmt.excluded.count,
-              "amount_sum": TABLE.c.amount_sum + stmt.excluded.amount_sum})
+        index_elements=[table.c[name] for name in key_columns],
+        set_={"count": table.c.count + stmt.excluded.count,
+              "amount_sum": table.c.amount_sum + stmt.excluded.amount_sum})
 
 
-def apply(connection, deltas: dict[Key, list[int]]) -> None:
-    """Add the deltas to payment_day in one atomic upsert, rows in key order (prebuilt SQL per row
-    count: the dialects' ON CONFLICT inserts are compiled afresh every time, see services.upsert)."""
-    if not deltas:
-        return
-    params = upsert.numbered([dict(zip(CONFLICT_KEY, key), count=count, amount_sum=amount)
-                              for key, (count, amount) in sorted(deltas.items())])
-    upsert.run(upsert.add_on_conflict(TABLE, CONFLICT_KEY, ("count", "amount_sum"), len(deltas)), params,
-               connection=connection)
+def apply(connection, deltas: dict[Key, list[int]], hours: dict[HourKey, list[int]] | None = None) -> None:
+    """Add the deltas to payment_day, then the hours' to payment_hour, each in one atomic upsert, rows in
+    key order (prebuilt SQL per row count: the dialects' ON CONFLICT inserts are compiled afresh every
+    time, see services.upsert)."""
+    for table, key_columns, rows in ((TABLE, CONFLICT_KEY, deltas), (HOUR_TABLE, HOUR_KEY, hours or {})):
+        if not rows:
+            continue
+        params = upsert.numbered([dict(zip(key_columns, key), count=count, amount_sum=amount)
+                                  for key, (count, amount) in sorted(rows.items())])
+        upsert.run(upsert.add_on_conflict(table, key_columns, ("count", "amount_sum"), len(rows)), params,
+                   connection=connection)
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush_context) -> None:
-    # Pre-flush state and attribute history are still available here; the upsert runs on the flush's
-    # connection, inside the same transaction (and savepoint) as the payment rows it accounts for.
-    deltas = _collect(session)
-    if deltas:
-        apply(session.connection(), deltas)
+    # Pre-flush state and attribute history are still available here; the upserts run on the flush's
+    # connection, inside the same transaction (and savepoint) as the payment rows they account for.
+    deltas, hours = _collect(session)
+    if deltas or hours:
+        apply(session.connection(), deltas, hours)
 
 
 def day_expression(created_at, dialect_name: str):
@@ -119,6 +142,14 @@ def day_expression(created_at, dialect_name: str):
     return func.date(created_at, literal_column(f"'+{BISHKEK_UTC_OFFSET_HOURS} hours'"))
 
 
+def hour_expression(created_at, dialect_name: str):
+    """The first moment of a created_at column's UTC hour, in SQL: the rule of `_hour`, as the column
+    type stores it (SQLite: the text SQLAlchemy writes for a naive UTC datetime)."""
+    if dialect_name == "postgresql":
+        return func.date_trunc(literal_column("'hour'"), created_at, literal_column("'UTC'"))
+    return func.strftime(literal_column("'%Y-%m-%d %H:00:00.000000'"), created_at)
+
+
 def _or_none(column):
     return func.coalesce(column, literal_column(str(NO_ID)))
 
@@ -130,8 +161,12 @@ def add_from_payments(session: Session, *where) -> None:
     key = (p.merchant_id, day_expression(p.created_at, connection.dialect.name), _or_none(p.point_id),
            _or_none(p.cashier_id), p.method, p.status)
     grouped = select(*key, func.count(), func.sum(p.amount)).where(*where).group_by(*key)
-    stmt = _insert(connection.dialect.name).from_select([*CONFLICT_KEY, "count", "amount_sum"], grouped)
-    connection.execute(_upsert(stmt))
+    stmt = _insert(connection.dialect.name, TABLE).from_select([*CONFLICT_KEY, "count", "amount_sum"], grouped)
+    connection.execute(_upsert(stmt, CONFLICT_KEY))
+    key = (p.merchant_id, hour_expression(p.created_at, connection.dialect.name), p.method, p.status)
+    grouped = select(*key, func.count(), func.sum(p.amount)).where(*where).group_by(*key)
+    stmt = _insert(connection.dialect.name, HOUR_TABLE).from_select([*HOUR_KEY, "count", "amount_sum"], grouped)
+    connection.execute(_upsert(stmt, HOUR_KEY))
 
 
 def differences(session: Session) -> list[tuple]:
@@ -146,8 +181,24 @@ def differences(session: Session) -> list[tuple]:
         if (r[6], r[7]) != (0, 0)}
     # SQLite returns the GROUP BY day as text: compare as dates.
     truth = {(k[0], _as_date(k[1]), *k[2:]): v for k, v in truth.items()}
-    return sorted(set(truth.items()) ^ set(kept.items()), key=repr)
+    dialect_name = session.get_bind().dialect.name
+    hour_truth = {(r[0], _as_hour(r[1]), *r[2:4]): (int(r[4]), int(r[5])) for r in session.execute(
+        select(p.merchant_id, hour_expression(p.created_at, dialect_name), p.method, p.status, func.count(),
+               func.sum(p.amount)).group_by(p.merchant_id, hour_expression(p.created_at, dialect_name), p.method,
+                                            p.status))}
+    hour_kept = {(r[0], _as_hour(r[1]), *r[2:4]): (int(r[4]), int(r[5])) for r in session.execute(
+        select(*(HOUR_TABLE.c[n] for n in HOUR_KEY), HOUR_TABLE.c.count, HOUR_TABLE.c.amount_sum))
+        if (r[4], r[5]) != (0, 0)}
+    return sorted((set(truth.items()) ^ set(kept.items())) | (set(hour_truth.items()) ^ set(hour_kept.items())),
+                  key=repr)
 
 
 def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _as_hour(value) -> datetime:
+    """An hour as payment_hour keeps it (aware UTC), from SQLite's text or PostgreSQL's timestamptz."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

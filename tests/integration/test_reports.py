@@ -213,6 +213,10 @@ def test_cashier_sees_only_own_payments_and_cannot_widen_the_report(client, auth
         html = response.get_data(as_text=True)
         assert figures(html) == sql_sum(merchant.id, date(2026, 11, 1), TODAY, cashier_id=cashier.id)  # money received only (#11)
         assert 'data-testid="filter-cashier"' not in html and 'data-testid="filter-point"' not in html
+        # A day, charted by hour: from their payments, never from the shop's hourly rollup.
+        for period, day in (("today", TODAY), ("yesterday", TODAY - timedelta(days=1))):
+            html = client.get(f"/reports/?period={period}").get_data(as_text=True)
+            assert figures(html) == sql_sum(merchant.id, day, day, cashier_id=cashier.id) != (0, 0), period
         refused = client.get(f"/reports/?period=month&cashier={other.public_id}")
     assert refused.status_code == 422
     assert "Choose a cashier from the list." in refused.get_data(as_text=True)

@@ -15,7 +15,7 @@ from mkassa.models.system import IdempotencyStatus, OutboxStatus
 from mkassa.templating import STATUS_KINDS
 
 # table → the enum its status column holds
-COLUMNS = {"payment": PaymentStatus, "payment_day": PaymentStatus, "payout": PayoutStatus,
+COLUMNS = {"payment": PaymentStatus, "payment_day": PaymentStatus, "payment_hour": PaymentStatus, "payout": PayoutStatus,
            "sandbox_bank_payout": SandboxPayoutStatus, "outbox_message": OutboxStatus, "export_job": ExportStatus,
            "idempotency_key": IdempotencyStatus, "api_callback": CallbackStatus, "refund": RefundStatus,
            "sandbox_bank_refund": SandboxRefundStatus}

@@ -6,7 +6,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from ...htmx import wants_fragment
-from ...models import ExportJob, Payment, PaymentDay, Refund, Point, User, utcnow
+from ...models import ExportJob, Payment, PaymentDay, PaymentHour, Refund, Point, User, utcnow
 from ...security import get_scoped_or_404, merchant_user_required, run_prepared, scoped
 from ...services import Conflict, Invalid, export, keyset, reports
 from ...services.queries import HISTORY_KEYS, history_rows
@@ -33,7 +33,10 @@ def _report(f: reports.ReportFilter) -> tuple[keyset.Page, reports.Summary]:
         history_rows(reports.apply(scoped(Payment), f)), HISTORY_KEYS, reports.PAGE_SIZE), values).all()
     summary = reports.summary_of(run_prepared(
         ("reports.summary", shape),
-        lambda: reports.summary_statement(scoped(Payment), f, scoped(PaymentDay), scoped(Refund)), values), f)
+        lambda: reports.summary_statement(
+            scoped(Payment), f, scoped(PaymentDay), scoped(Refund),
+            # The shop's hourly rollup holds every cashier's takings: owners only (scope.RULES).
+            None if current_user.is_cashier else scoped(PaymentHour)), values), f)
     return keyset.result(rows, HISTORY_KEYS, reports.PAGE_SIZE), summary
 
 
