@@ -336,3 +336,23 @@ def test_under_tests_a_prepared_statement_whose_values_are_not_all_named_is_refu
         stmt, values = prepared(named, lambda: scoped(Payment, user=owner).where(
             Payment.amount == bindparam("amount", amount)), {"amount": amount}, user=owner)
         assert values["amount"] == amount and values["scope_merchant_id"] == demo.merchant.id
+
+
+def test_filter_choices_list_the_shops_points_then_its_people_owner_first(client, auth, demo):
+    """One round trip reads both lists (reports.choices_statement): points by id, then the people who
+    take payments, owners before cashiers, each by name; nobody of another shop, no bank staff."""
+    from mkassa.models import Point, User
+    auth.login("demo")
+    html = client.get("/reports/").get_data(as_text=True)
+
+    def options(testid: str) -> list[str]:
+        select_html = re.search(rf'data-testid="{testid}".*?</select>', html, re.S).group(0)
+        return [v for v in re.findall(r'<option value="([^"]*)"', select_html) if v]
+
+    points = db.session.scalars(select(Point).where(Point.merchant_id == demo.merchant.id).order_by(Point.id)).all()
+    people = db.session.scalars(select(User).where(User.merchant_id == demo.merchant.id,
+                                                   User.role.in_(("owner", "cashier")))).all()
+    people.sort(key=lambda u: (u.role != "owner", u.name))
+    assert len(points) >= 2 and len(people) >= 3
+    assert options("filter-point") == [p.public_id for p in points]
+    assert options("filter-cashier") == [u.public_id for u in people]

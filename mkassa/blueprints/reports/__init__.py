@@ -19,9 +19,9 @@ def _choices():
     """What this user may filter by: cashiers see only their own payments, so no point/cashier."""
     if current_user.is_cashier:
         return [], []
-    # reports.choices' statements, built once (security.prepared).
-    return (run_prepared(("reports.points",), lambda: reports.points_statement(scoped(Point)), {}).all(),
-            run_prepared(("reports.people",), lambda: reports.people_statement(scoped(User)), {}).all())
+    # reports.choices' statement, built once (security.prepared).
+    return reports.choices_of(run_prepared(
+        ("reports.choices",), lambda: reports.choices_statement(scoped(Point), scoped(User)), {}))
 
 
 def _report(f: reports.ReportFilter) -> tuple[keyset.Page, reports.Summary]:
