@@ -103,14 +103,17 @@ def _kept_payments() -> int:
 
 
 def _render_from_memory(app, url: str, template: str, context: dict) -> list[float]:
+    """Each render in a request of its own, as a page is: what a request works out once and keeps for
+    its length (its language, the catalog's translations) is part of rendering a page, not of its queries.
+    (One request context reused for every render had them worked out once for all: 0.2-0.4 ms less.)"""
     from flask_login import login_user
     user = context.get("current_user")
     keep = {k: v for k, v in context.items() if k not in ("g", "request", "session", "current_user", "config")}
     times = []
-    with app.test_request_context(url):
-        if user is not None:
-            login_user(user)
-        for _ in range(RUNS):
+    for _ in range(RUNS):
+        with app.test_request_context(url):
+            if user is not None:
+                login_user(user)
             t0 = time.perf_counter()
             render_template(template, **keep)
             times.append(time.perf_counter() - t0)
