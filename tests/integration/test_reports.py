@@ -356,3 +356,15 @@ def test_filter_choices_list_the_shops_points_then_its_people_owner_first(client
     assert len(points) >= 2 and len(people) >= 3
     assert options("filter-point") == [p.public_id for p in points]
     assert options("filter-cashier") == [u.public_id for u in people]
+
+
+@pytest.mark.parametrize("days,labels", [(2, ["26 Nov", "27 Nov"]), (3, ["25 Nov", "26 Nov", "27 Nov"]),
+                                         (1, ["00:00", "12:00", "23:00"])])
+def test_chart_axis_names_each_day_once(client, auth, shop, days, labels):
+    """The axis under the bars: first, middle and last, the middle left out when it is the last (two days)."""
+    first = TODAY - timedelta(days=days - 1)
+    with time_machine.travel(NOW, tick=False):
+        auth.login("demo")
+        html = client.get(f"/reports/?period=custom&from={first}&to={TODAY}").get_data(as_text=True)
+    axis = re.search(r'<figcaption class="chart-axis">(.*?)</figcaption>', html, re.S).group(1)
+    assert re.findall(r"<span>([^<]*)</span>", axis) == labels
