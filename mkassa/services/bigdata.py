@@ -244,7 +244,13 @@ def analyze() -> None:
     else:
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
-        with engine.connect() as conn:
-            # The load's write-ahead log into the database file: until a checkpoint, every page read
-            # looks through the log's index first.
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # The load's write-ahead log into the database file: until a checkpoint, every page read looks
+        # through the log's index first. On the driver's connection, outside a transaction (the
+        # engine begins one for every statement, and a checkpoint inside one is refused). A reader of
+        # the running app may hold it back: then the log stays, and SQLite's own checkpoints catch up
+        # later (slower reads until then, the same data).
+        raw = engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            raw.close()
