@@ -17,16 +17,27 @@ INSERT … SELECT … GROUP BY over the rows they inserted.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import logging
+from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import Date, cast, event, func, literal_column, select
+from sqlalchemy import Date, cast, delete, event, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, attributes
 
-from ..models import Payment, PaymentDay, PaymentHour
+from ..extensions import db
+from ..models import Payment, PaymentDay, PaymentHour, utcnow
 from ..models.payment import NO_ID
-from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET_HOURS, local_day
-from . import upsert
+from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET_HOURS, day_bounds_utc, local_day
+from . import jobs, upsert
+
+log = logging.getLogger(__name__)
+
+# The periodic check compares the rollups with the payments of the last CHECK_DAYS Bishkek days (today
+# included) and rebuilds them if they differ. A payment changed without the listener leaves them off:
+# between a migration that adds a rollup and the new code on every node, the old code still writes
+# payments (docs/DEPLOY.md: migrations first); so does anything that writes payments with raw SQL.
+CHECK_DAYS = 3
+CHECK_EVERY_SECONDS = 15 * 60
 
 KEY_COLUMNS = ("merchant_id", "created_at", "point_id", "cashier_id", "method", "status")
 TABLE = PaymentDay.__table__
@@ -169,28 +180,71 @@ def add_from_payments(session: Session, *where) -> None:
     connection.execute(_upsert(stmt, HOUR_KEY))
 
 
-def differences(session: Session) -> list[tuple]:
-    """Differences between payment_day and a GROUP BY over payments (empty when exact); for checks."""
+def differences(session: Session, since: datetime | None = None) -> list[tuple]:
+    """Differences between the rollups and GROUP BYs over payments (empty when exact): everything, or
+    the payments created `since` (the first moment of a Bishkek day, `window_start`) and their rows."""
     p = Payment.__table__.c
-    key = (p.merchant_id, day_expression(p.created_at, session.get_bind().dialect.name), _or_none(p.point_id),
+    dialect_name = session.get_bind().dialect.name
+    paid_since = [] if since is None else [p.created_at >= since]
+    key = (p.merchant_id, day_expression(p.created_at, dialect_name), _or_none(p.point_id),
            _or_none(p.cashier_id), p.method, p.status)
     truth = {tuple(r[:6]): (int(r[6]), int(r[7])) for r in session.execute(
-        select(*key, func.count(), func.sum(p.amount)).group_by(*key))}
+        select(*key, func.count(), func.sum(p.amount)).where(*paid_since).group_by(*key))}
     kept = {tuple(r[:6]): (int(r[6]), int(r[7])) for r in session.execute(
-        select(*(TABLE.c[n] for n in CONFLICT_KEY), TABLE.c.count, TABLE.c.amount_sum))
+        select(*(TABLE.c[n] for n in CONFLICT_KEY), TABLE.c.count, TABLE.c.amount_sum)
+        .where(*([] if since is None else [TABLE.c.day >= local_day(since)])))
         if (r[6], r[7]) != (0, 0)}
     # SQLite returns the GROUP BY day as text: compare as dates.
     truth = {(k[0], _as_date(k[1]), *k[2:]): v for k, v in truth.items()}
-    dialect_name = session.get_bind().dialect.name
+    hour = hour_expression(p.created_at, dialect_name)
     hour_truth = {(r[0], _as_hour(r[1]), *r[2:4]): (int(r[4]), int(r[5])) for r in session.execute(
-        select(p.merchant_id, hour_expression(p.created_at, dialect_name), p.method, p.status, func.count(),
-               func.sum(p.amount)).group_by(p.merchant_id, hour_expression(p.created_at, dialect_name), p.method,
-                                            p.status))}
+        select(p.merchant_id, hour, p.method, p.status, func.count(), func.sum(p.amount))
+        .where(*paid_since).group_by(p.merchant_id, hour, p.method, p.status))}
     hour_kept = {(r[0], _as_hour(r[1]), *r[2:4]): (int(r[4]), int(r[5])) for r in session.execute(
-        select(*(HOUR_TABLE.c[n] for n in HOUR_KEY), HOUR_TABLE.c.count, HOUR_TABLE.c.amount_sum))
+        select(*(HOUR_TABLE.c[n] for n in HOUR_KEY), HOUR_TABLE.c.count, HOUR_TABLE.c.amount_sum)
+        .where(*([] if since is None else [HOUR_TABLE.c.hour >= since])))
         if (r[4], r[5]) != (0, 0)}
     return sorted((set(truth.items()) ^ set(kept.items())) | (set(hour_truth.items()) ^ set(hour_kept.items())),
                   key=repr)
+
+
+def window_start(now: datetime, days: int = CHECK_DAYS) -> datetime:
+    """The first moment (UTC) of the Bishkek day `days - 1` days before `now`'s: a window of whole days,
+    so that it holds whole payment_day rows and whole payment_hour rows alike."""
+    return day_bounds_utc(local_day(now) - timedelta(days=days - 1))[0]
+
+
+def repair(session: Session, since: datetime) -> None:
+    """Rebuild both rollups from the payments created `since` (a `window_start`), in the caller's
+    transaction. Writers of payments are held off until it commits: on PostgreSQL by a lock on the
+    rollup tables (a writer's upsert waits; what it changed in payments is not yet seen, and its delta
+    lands after the rebuild), on SQLite by the write lock every transaction takes (BEGIN IMMEDIATE)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"LOCK TABLE {TABLE.name}, {HOUR_TABLE.name} IN EXCLUSIVE MODE")
+    connection.execute(delete(HOUR_TABLE).where(HOUR_TABLE.c.hour >= since))
+    connection.execute(delete(TABLE).where(TABLE.c.day >= local_day(since)))
+    add_from_payments(session, Payment.__table__.c.created_at >= since)
+
+
+@jobs.periodic("check_rollups", every_seconds=CHECK_EVERY_SECONDS)
+def check_rollups(now: datetime | None = None, days: int = CHECK_DAYS) -> int:
+    """Compare the rollups of the last `days` days with the payments, and rebuild them if they differ;
+    returns the differing rows found. The comparison reads one snapshot (PostgreSQL: REPEATABLE READ;
+    payments and their rollup rows are committed together, so a snapshot agrees unless something went
+    around the listener) and holds no lock; only a repair does."""
+    since = window_start(now or utcnow(), days)
+    db.session.commit()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    found = differences(db.session, since)
+    db.session.commit()
+    if found:
+        log.warning("rollups differed from the payments in %d rows since %s: rebuilt", len(found), since.isoformat())
+        repair(db.session, since)
+        db.session.commit()
+    return len(found)
+
 
 
 def _as_date(value) -> date:

@@ -121,7 +121,7 @@ def test_every_real_job_has_its_own_interval_and_runs(app):
     names = {job.name for job in jobs.registered()}
     assert {"reconcile_payments", "settle_sandbox_payments", "reconcile_payouts", "complete_sandbox_payouts",
             "close_overdue_shifts", "export_jobs", "purge_idempotency_keys", "purge_one_time_codes",
-            "purge_delivered_outbox", "purge_sessions", "purge_silent_workers"} <= names
+            "purge_delivered_outbox", "purge_sessions", "purge_silent_workers", "check_rollups"} <= names
     assert jobs.run_all() == {name: None for name in names}
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from mkassa.extensions import db
-from mkassa.models import Payment, PaymentDay, User
+from mkassa.models import Payment, PaymentDay, PaymentHour, User
 from mkassa.models.payment import METHODS
 from mkassa.services import payments, rollup
 from mkassa.services.payments import ALLOWED
@@ -156,3 +156,97 @@ def test_migration_backfills_the_rollup_from_existing_payments(make_app, scratch
         assert db.session.scalar(select(func.sum(PaymentDay.count))) == expected
         assert rollup.differences(db.session) == []
         db.session.remove()
+
+
+# ------------------------------------------------------------------------- the periodic check
+
+
+def _around_the_listener(demo, now: datetime, created_at: datetime) -> None:
+    """Payments written as code without the rollups writes them (old code during a deploy, raw SQL):
+    one inserted, one moved from pending to succeeded."""
+    from sqlalchemy import insert, update
+    pending = Payment(merchant_id=demo.merchant.id, cashier_id=demo.cashier.id, method="qr", amount=4_200,
+                      status="pending", created_at=created_at)
+    db.session.add(pending)
+    db.session.commit()
+    db.session.execute(update(Payment.__table__).where(Payment.__table__.c.id == pending.id)
+                       .values(status="succeeded", paid_at=now))
+    db.session.execute(insert(Payment.__table__).values(
+        public_id=f"AROUND{pending.id:020d}", receipt_token=f"around-{pending.id}", merchant_id=demo.merchant.id,
+        cashier_id=demo.cashier2.id, method="card", link_type="dynamic", amount=7_700, currency="417",
+        status="succeeded", created_at=created_at, paid_at=now, flagged=False))
+    db.session.commit()
+
+
+def test_check_rebuilds_rollups_that_payments_went_around(demo):
+    now = datetime.now(timezone.utc)
+    _around_the_listener(demo, now, now - timedelta(minutes=5))
+    since = rollup.window_start(now)
+    assert len(rollup.differences(db.session, since)) >= 4  # day and hour rows: pending -1, succeeded +2
+    db.session.commit()
+    assert rollup.check_rollups(now) >= 4
+    assert rollup.differences(db.session) == []
+    # Exact now: the next check finds nothing and leaves the rows as they are (no rebuild).
+    ids = set(db.session.scalars(select(PaymentHour.id)))
+    db.session.commit()
+    assert rollup.check_rollups(now) == 0
+    assert set(db.session.scalars(select(PaymentHour.id))) == ids
+
+
+def test_the_check_looks_back_its_window_and_the_command_further(app, demo):
+    now = datetime.now(timezone.utc)
+    old = rollup.window_start(now) - timedelta(hours=1)  # the day before the periodic check's window
+    _around_the_listener(demo, now, old)
+    assert rollup.check_rollups(now) == 0  # outside its window: left alone
+    assert rollup.differences(db.session) != []
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["rollup", "check", "--days", str(rollup.CHECK_DAYS + 1)])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt" in result.output
+    db.session.expire_all()
+    assert rollup.differences(db.session) == []
+    assert app.test_cli_runner().invoke(args=["rollup", "check"]).output.strip() == "rollups exact"
+
+
+def test_a_repair_waits_for_a_writer_and_counts_its_change_once(app, demo):
+    """A payment moving while the rollups are rebuilt: the rebuild waits for its transaction, then its
+    delta lands once (PostgreSQL: the table lock; SQLite: the write lock)."""
+    now = datetime.now(timezone.utc)
+    payment = Payment(merchant_id=demo.merchant.id, cashier_id=demo.cashier.id, method="qr", amount=5_500,
+                      status="pending", created_at=now - timedelta(minutes=1))
+    db.session.add(payment)
+    db.session.commit()
+    payment_id = payment.id
+    moved, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with app.app_context():
+                payments.transition(db.session.get(Payment, payment_id), "succeeded")
+                db.session.flush()  # its rollup rows written and locked, not committed
+                moved.set()
+                release.wait(10)
+                db.session.commit()
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            moved.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert moved.wait(10)
+    timer = threading.Timer(0.5, release.set)
+    timer.start()
+    try:
+        with app.app_context():
+            rollup.repair(db.session, rollup.window_start(now))
+            db.session.commit()
+            db.session.remove()
+    finally:
+        release.set()
+        thread.join(10)
+        timer.cancel()
+    assert errors == []
+    db.session.expire_all()
+    assert rollup.differences(db.session) == []

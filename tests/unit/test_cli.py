@@ -2,7 +2,8 @@
 from starting (and this test), instead of a command quietly missing from `flask --help`."""
 from mkassa.cli import COMMAND_GROUPS
 
-EXPECTED = {"admin": {"create"}, "demo": {"seed", "bigdata"}, "outbox": {"once", "run"}, "elqr": {"decode"}}
+EXPECTED = {"admin": {"create"}, "demo": {"seed", "bigdata"}, "outbox": {"once", "run"}, "rollup": {"check"},
+            "elqr": {"decode"}}
 
 
 def test_every_command_group_is_registered_with_its_commands(app):
