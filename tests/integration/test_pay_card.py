@@ -413,9 +413,10 @@ def test_a_card_payment_shows_in_history_reports_statement_console_and_excel(cli
 
 def _luhn_runs(value: str) -> list[str]:
     """Card numbers as a card number is written: 13 to 19 digits in a row, or in groups split by one
-    space or dash, passing the Luhn check."""
+    space or dash, passing the Luhn check; a word of their own, not digits inside a longer token of
+    letters and digits (a session's hex token hash held a Luhn-valid run of 15 by chance)."""
     found = []
-    for run in re.findall(r"[0-9]+(?:[ -][0-9]+)*", value):
+    for run in re.findall(r"(?<![A-Za-z0-9])[0-9]+(?:[ -][0-9]+)*(?![A-Za-z0-9])", value):
         groups = re.findall(r"[0-9]+", run)
         for first in range(len(groups)):
             for last in range(first, len(groups)):
@@ -458,6 +459,8 @@ def test_no_card_number_is_kept_in_the_database_the_logs_or_the_outbox(client, a
             if _luhn_runs(json.dumps(payload) if not isinstance(payload, str) else payload):
                 leaks.append(("outbox_message", "payload", payload))
     assert _luhn_runs(f"x {PAN} y") == [PAN] and _luhn_runs("4111 1111-1111 1111")  # the scan sees them
+    assert _luhn_runs(f'{{"pan": "{PAN}"}}') == [PAN] and _luhn_runs(f"pan={PAN};") == [PAN]
+    assert _luhn_runs("e6b16fe7706ed199304089862160e4afc") == []  # ...and not a hex token's digits
     assert not leaks
     assert not _luhn_runs(caplog.text)
 
