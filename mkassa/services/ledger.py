@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import LedgerAccount, LedgerEntry, LedgerTransfer, utcnow
 from ..models.ledger import BANK_ACCOUNT_KINDS, BANK_STRIPES, MERCHANT_ACCOUNT_KINDS
-from . import upsert
+from . import hotrows, upsert
 
 
 class LedgerError(Exception):
@@ -93,7 +93,8 @@ def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchan
     Round trips are counted (a webhook's ingest posts one): the transfer row is inserted unless its
     code exists (ON CONFLICT DO NOTHING: a replay, or a racing twin we waited for, inserts nothing),
     the entries go in one INSERT, and the balances move in one executemany, in account id order so
-    that two transfers over the same accounts lock them in the same order.
+    that two transfers over the same accounts lock them in the same order. Inside a hotrows.last()
+    block they move when the block ends, and an overdraft is raised there.
 
     The new balances are not written into the session: the accounts' `balance` is expired, so the
     next read comes from the database. A value set here would outlive a rollback of a savepoint the
@@ -112,13 +113,27 @@ def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchan
             entries = [{"transfer_id": transfer_id, "account_id": acc.id, "amount": amount, "created_at": at}
                        for acc, amount in legs]
             upsert.run(upsert.insert_rows(_ENTRIES, _ENTRY_COLUMNS, len(legs)), upsert.numbered(entries))
-            db.session.execute(_MOVE, [{"account": acc.id, "amount": amount}
-                                       for acc, amount in sorted(legs, key=lambda leg: leg[0].id)])
+            moves = [{"account": acc.id, "amount": amount} for acc, amount in sorted(legs, key=lambda leg: leg[0].id)]
+            if not hotrows.hold(db.session(), HOT_ORDER, _write_held, (code, moves)):
+                db.session.execute(_MOVE, moves)
             for acc, _ in legs:
                 db.session.expire(acc, ["balance"])
     except IntegrityError as exc:
         raise InsufficientFunds(code) from exc
     return transfer_id
+
+
+HOT_ORDER = 1  # held balance moves are written after held rollup deltas (services.hotrows)
+
+
+def _write_held(session, held: list[tuple[str, list[dict]]]) -> None:
+    """The balance moves of a hotrows.last() block's transfers in one executemany, in account id order
+    (stable: an account's moves keep their order, so its CHECK sees the balances it would have seen)."""
+    moves = sorted((move for _, transfer in held for move in transfer), key=lambda move: move["account"])
+    try:
+        session.execute(_MOVE, moves)
+    except IntegrityError as exc:
+        raise InsufficientFunds(", ".join(code for code, _ in held)) from exc
 
 
 def balances(merchant_id: int) -> dict[str, int]:

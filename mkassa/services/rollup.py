@@ -28,7 +28,7 @@ from ..extensions import db
 from ..models import Payment, PaymentDay, PaymentHour, utcnow
 from ..models.payment import NO_ID
 from ..timeutil import BISHKEK, BISHKEK_UTC_OFFSET_HOURS, day_bounds_utc, local_day
-from . import jobs, upsert
+from . import hotrows, jobs, upsert
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +137,25 @@ def _after_flush(session: Session, _flush_context) -> None:
     # Pre-flush state and attribute history are still available here; the upserts run on the flush's
     # connection, inside the same transaction (and savepoint) as the payment rows they account for.
     deltas, hours = _collect(session)
-    if deltas or hours:
+    if (deltas or hours) and not hotrows.hold(session, HOT_ORDER, _write_held, (deltas, hours)):
         apply(session.connection(), deltas, hours)
+
+
+HOT_ORDER = 0  # held rollup deltas are written before held balance moves (services.hotrows)
+
+
+def _write_held(session: Session, held: list[tuple[dict, dict]]) -> None:
+    """The deltas of a hotrows.last() block's flushes, summed per key, in one upsert per table."""
+    deltas: dict[Key, list[int]] = {}
+    hours: dict[HourKey, list[int]] = {}
+    for flush_deltas, flush_hours in held:
+        for table, rows in ((deltas, flush_deltas), (hours, flush_hours)):
+            for key, (count, amount) in rows.items():
+                slot = table.setdefault(key, [0, 0])
+                slot[0] += count
+                slot[1] += amount
+    apply(session.connection(), {k: v for k, v in deltas.items() if v != [0, 0]},
+          {k: v for k, v in hours.items() if v != [0, 0]})
 
 
 def day_expression(created_at, dialect_name: str):

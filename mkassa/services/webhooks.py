@@ -35,7 +35,7 @@ from ..models.bank import WEBHOOK_ID_MAX
 from ..models.payment import CURRENCY_KGS
 from ..money import MAX_AMOUNT
 from ..pan import mask_pans
-from . import upsert
+from . import hotrows, upsert
 from .accept import Success, confirm_success, record_failure
 from . import card, offline, payouts, refunds
 
@@ -146,8 +146,18 @@ def ingest(webhook_id: str, body: bytes) -> Outcome:
         # a refused event sent again: it may apply now (e.g. its payment has appeared)
     facts = Facts()
     try:
-        with db.session.begin_nested():
-            outcome, payment = _apply(text, facts)
+        # The shop's shared rows (its balances, its rollup counters) are written last, just before
+        # the request commits: every other payment of the shop waits for their locks (services.hotrows).
+        with hotrows.last():
+            with db.session.begin_nested():
+                outcome, payment = _apply(text, facts)
+            facts.payment_id = payment.id if payment is not None else None
+            if event is None:
+                db.session.execute(_COMPLETE, {"event": event_id, "new_outcome": outcome, "new_reason": None,
+                                               **{f"new_{f.name}": getattr(facts, f.name) for f in fields(facts)}})
+            else:
+                facts.write_to(event)
+                event.outcome, event.reason = outcome, None
     except Mismatch as exc:
         if event is None:  # the row this request inserted, locked by it
             event = db.session.get(BankWebhookEvent, event_id)
@@ -156,13 +166,6 @@ def ingest(webhook_id: str, body: bytes) -> Outcome:
         kept = {name: getattr(event, name) for name in _REFUSED_FIELDS}
         durable.keep(mark, redo=lambda: _keep_refused(webhook_id, kept))
         return Outcome(422, "mismatch")
-    facts.payment_id = payment.id if payment is not None else None
-    if event is None:
-        db.session.execute(_COMPLETE, {"event": event_id, "new_outcome": outcome, "new_reason": None,
-                                       **{f"new_{f.name}": getattr(facts, f.name) for f in fields(facts)}})
-    else:
-        facts.write_to(event)
-        event.outcome, event.reason = outcome, None
     return Outcome(200, outcome, payment)
 
 
