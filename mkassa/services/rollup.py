@@ -9,8 +9,9 @@ SQLite and PostgreSQL; nothing is read and written back in Python. Rows are writ
 payment_day before payment_hour, so two flushes never lock the same rows in opposite orders.
 
 payment_hour holds a whole shop's hour per method and status: the rows every till of the shop moves.
-They are locked in the same transactions, and for as long, as the shop's own ledger account is by
-every payment it is paid (services.ledger), so they add no wait that the shop's payments did not have.
+They are locked in the same transactions as the shop's own ledger account (services.ledger); inside
+a hotrows.last() block (a webhook's ingest) both are written at its end, so their locks are held
+only from there to COMMIT.
 
 Bulk loads that bypass the ORM (services.bigdata) call `add_from_payments` once at the end: one
 INSERT … SELECT … GROUP BY over the rows they inserted.
