@@ -19,9 +19,11 @@ INSERT … SELECT … GROUP BY over the rows they inserted.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable
 
-from sqlalchemy import Date, cast, delete, event, func, literal_column, select
+from sqlalchemy import Date, Table, cast, delete, event, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, attributes
 
@@ -183,47 +185,66 @@ def _or_none(column):
     return func.coalesce(column, literal_column(str(NO_ID)))
 
 
-def add_from_payments(session: Session, *where) -> None:
-    """Add the payments matching `where` to the rollup with one INSERT … SELECT … GROUP BY (bulk loads)."""
-    connection = session.connection()
+@dataclass(frozen=True)
+class _Rollup:
+    """What the bulk load, the check and the repair need to know of one rollup table."""
+
+    table: Table
+    key: tuple[str, ...]
+    grouping: Callable[[Any, str], tuple]  # (payment columns, dialect name) -> the key, in SQL
+    as_key: Callable[[tuple], tuple]  # a key read from the database, as Python compares it
+    since: Callable[[datetime], Any]  # the table's rows of the payments created from a window_start on
+
+
+_ROLLUPS = (
+    _Rollup(TABLE, CONFLICT_KEY,
+            lambda p, d: (p.merchant_id, day_expression(p.created_at, d), _or_none(p.point_id),
+                          _or_none(p.cashier_id), p.method, p.status),
+            lambda k: (k[0], _as_date(k[1]), *k[2:]),  # SQLite returns the GROUP BY day as text
+            lambda since: TABLE.c.day >= local_day(since)),
+    _Rollup(HOUR_TABLE, HOUR_KEY,
+            lambda p, d: (p.merchant_id, hour_expression(p.created_at, d), p.method, p.status),
+            lambda k: (k[0], _as_hour(k[1]), *k[2:]),
+            lambda since: HOUR_TABLE.c.hour >= since),
+)
+
+
+def _grouped(rollup: _Rollup, dialect_name: str, *where):
+    """The rollup's rows as a GROUP BY over the payments matching `where`: key, count, amount."""
     p = Payment.__table__.c
-    key = (p.merchant_id, day_expression(p.created_at, connection.dialect.name), _or_none(p.point_id),
-           _or_none(p.cashier_id), p.method, p.status)
-    grouped = select(*key, func.count(), func.sum(p.amount)).where(*where).group_by(*key)
-    stmt = _insert(connection.dialect.name, TABLE).from_select([*CONFLICT_KEY, "count", "amount_sum"], grouped)
-    connection.execute(_upsert(stmt, CONFLICT_KEY))
-    key = (p.merchant_id, hour_expression(p.created_at, connection.dialect.name), p.method, p.status)
-    grouped = select(*key, func.count(), func.sum(p.amount)).where(*where).group_by(*key)
-    stmt = _insert(connection.dialect.name, HOUR_TABLE).from_select([*HOUR_KEY, "count", "amount_sum"], grouped)
-    connection.execute(_upsert(stmt, HOUR_KEY))
+    key = rollup.grouping(p, dialect_name)
+    return select(*key, func.count(), func.sum(p.amount)).where(*where).group_by(*key)
+
+
+def add_from_payments(session: Session, *where) -> None:
+    """Add the payments matching `where` to both rollups, one INSERT … SELECT … GROUP BY each (bulk loads)."""
+    connection = session.connection()
+    for rollup in _ROLLUPS:
+        stmt = _insert(connection.dialect.name, rollup.table).from_select(
+            [*rollup.key, "count", "amount_sum"], _grouped(rollup, connection.dialect.name, *where))
+        connection.execute(_upsert(stmt, rollup.key))
 
 
 def differences(session: Session, since: datetime | None = None) -> list[tuple]:
     """Differences between the rollups and GROUP BYs over payments (empty when exact): everything, or
     the payments created `since` (the first moment of a Bishkek day, `window_start`) and their rows."""
-    p = Payment.__table__.c
     dialect_name = session.get_bind().dialect.name
-    paid_since = [] if since is None else [p.created_at >= since]
-    key = (p.merchant_id, day_expression(p.created_at, dialect_name), _or_none(p.point_id),
-           _or_none(p.cashier_id), p.method, p.status)
-    truth = {tuple(r[:6]): (int(r[6]), int(r[7])) for r in session.execute(
-        select(*key, func.count(), func.sum(p.amount)).where(*paid_since).group_by(*key))}
-    kept = {tuple(r[:6]): (int(r[6]), int(r[7])) for r in session.execute(
-        select(*(TABLE.c[n] for n in CONFLICT_KEY), TABLE.c.count, TABLE.c.amount_sum)
-        .where(*([] if since is None else [TABLE.c.day >= local_day(since)])))
-        if (r[6], r[7]) != (0, 0)}
-    # SQLite returns the GROUP BY day as text: compare as dates.
-    truth = {(k[0], _as_date(k[1]), *k[2:]): v for k, v in truth.items()}
-    hour = hour_expression(p.created_at, dialect_name)
-    hour_truth = {(r[0], _as_hour(r[1]), *r[2:4]): (int(r[4]), int(r[5])) for r in session.execute(
-        select(p.merchant_id, hour, p.method, p.status, func.count(), func.sum(p.amount))
-        .where(*paid_since).group_by(p.merchant_id, hour, p.method, p.status))}
-    hour_kept = {(r[0], _as_hour(r[1]), *r[2:4]): (int(r[4]), int(r[5])) for r in session.execute(
-        select(*(HOUR_TABLE.c[n] for n in HOUR_KEY), HOUR_TABLE.c.count, HOUR_TABLE.c.amount_sum)
-        .where(*([] if since is None else [HOUR_TABLE.c.hour >= since])))
-        if (r[4], r[5]) != (0, 0)}
-    return sorted((set(truth.items()) ^ set(kept.items())) | (set(hour_truth.items()) ^ set(hour_kept.items())),
-                  key=repr)
+    paid_since = [] if since is None else [Payment.__table__.c.created_at >= since]
+    found: set = set()
+    for rollup in _ROLLUPS:
+        width = len(rollup.key)
+
+        def rows(stmt):
+            return {(rollup.as_key(tuple(r[:width])), (int(r[width]), int(r[width + 1])))
+                    for r in session.execute(stmt)}
+
+        truth = rows(_grouped(rollup, dialect_name, *paid_since))
+        kept = {row for row in rows(select(*(rollup.table.c[n] for n in rollup.key), rollup.table.c.count,
+                                             rollup.table.c.amount_sum)
+                                      .where(*([] if since is None else [rollup.since(since)])))
+                if row[1] != (0, 0)}
+        found |= truth ^ kept
+    return sorted(found, key=repr)
 
 
 def window_start(now: datetime, days: int = CHECK_DAYS) -> datetime:
@@ -240,8 +261,8 @@ def repair(session: Session, since: datetime) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"LOCK TABLE {TABLE.name}, {HOUR_TABLE.name} IN EXCLUSIVE MODE")
-    connection.execute(delete(HOUR_TABLE).where(HOUR_TABLE.c.hour >= since))
-    connection.execute(delete(TABLE).where(TABLE.c.day >= local_day(since)))
+    for rollup in reversed(_ROLLUPS):
+        connection.execute(delete(rollup.table).where(rollup.since(since)))
     add_from_payments(session, Payment.__table__.c.created_at >= since)
 
 
