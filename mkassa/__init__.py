@@ -24,9 +24,16 @@ CACHEABLE_ENDPOINTS = frozenset({"static", "pwa.service_worker", "pwa.manifest"}
 # Production tells browsers to use HTTPS only, for a year (the value the HSTS preload list asks for).
 HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600
 
-# Whether a SQLite transaction starts as BEGIN IMMEDIATE (the default: requests, jobs, CLI).
+# Whether a SQLite transaction starts as BEGIN IMMEDIATE (the default: requests that write, jobs, CLI).
 # Tests turn it off for their own inspection queries so that they never block the app.
 SQLITE_IMMEDIATE: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_immediate", default=True)
+# Requests that only read start as a deferred transaction instead. The tables they may still write,
+# each a value set blindly (never read, changed and written back): the session's last activity or its
+# end, a partner key's last use. Their reads come from a snapshot the write does not continue
+# (_write_lock_on_first_write), so anything else a read request wrote could act on stale rows; the
+# tests fail a GET that writes another table.
+READ_METHODS = frozenset({"GET", "HEAD"})
+READ_REQUEST_WRITES = frozenset({"user_session", "api_key"})
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -123,11 +130,12 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 
 def _sqlite_pragmas(engine) -> None:
-    """SQLite: foreign keys on, WAL, and BEGIN IMMEDIATE for every transaction.
+    """SQLite: foreign keys on, WAL, and BEGIN IMMEDIATE for every transaction that may write.
 
     BEGIN IMMEDIATE takes the write lock at the start, so read-then-write races (a balance check
     and its reservation) cannot interleave; pysqlite's own transaction handling is switched off
-    so that savepoints work.
+    so that savepoints work. Read requests (READ_METHODS) begin deferred and take no lock until a
+    blind write of theirs (READ_REQUEST_WRITES) needs it.
     """
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
@@ -141,7 +149,26 @@ def _sqlite_pragmas(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if SQLITE_IMMEDIATE.get() else "BEGIN")
+        immediate = SQLITE_IMMEDIATE.get()
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.info["sqlite_deferred"] = not immediate
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _write_lock_on_first_write(conn, cursor, statement, parameters, context, executemany):
+        # A deferred transaction that writes trades its read snapshot for the write lock first: a
+        # write in a transaction that has read cannot take the lock once another connection has
+        # committed (SQLITE_BUSY at once, no waiting). Inside a savepoint it cannot be ended: SQLite
+        # takes the lock as the write asks for it.
+        if conn.info.get("sqlite_deferred") and not conn.in_nested_transaction() and \
+                not statement.lstrip()[:9].upper().startswith(_READ_ONLY_SQL):
+            raw = conn.connection.dbapi_connection
+            raw.execute("COMMIT")
+            raw.execute("BEGIN IMMEDIATE")
+            conn.info["sqlite_deferred"] = False
+
+
+# Statements that never write: a deferred SQLite transaction runs them without the write lock.
+_READ_ONLY_SQL = ("SELECT", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 def _select_locale() -> str:
@@ -188,7 +215,9 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.before_request
     def _immediate():
-        g.sqlite_immediate_token = SQLITE_IMMEDIATE.set(True)
+        # Pages and streams read (SQLite: no write lock, so they never hold off a payment); what a
+        # read request writes is a blind value (READ_REQUEST_WRITES), written after the lock is taken.
+        g.sqlite_immediate_token = SQLITE_IMMEDIATE.set(request.method not in READ_METHODS)
 
     @app.teardown_request
     def _reset_immediate(_exc):

@@ -3,7 +3,6 @@ the schema from the Alembic migrations, a clean slate after every test, and help
 """
 from __future__ import annotations
 
-import contextvars
 import os
 from contextlib import contextmanager
 import re
@@ -16,11 +15,11 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, event, inspect, make_url, text
 
-from flask import has_app_context
+from flask import has_app_context, has_request_context, request
 from flask_babel import force_locale
 from flask.testing import FlaskClient
 
-from mkassa import SQLITE_IMMEDIATE, create_app
+from mkassa import READ_METHODS, READ_REQUEST_WRITES, SQLITE_IMMEDIATE, create_app
 from mkassa.config import Settings
 from mkassa.extensions import db, limiter
 
@@ -152,8 +151,7 @@ def _app(database_url, tmp_path_factory):
     with app.app_context():
         from flask_migrate import upgrade
         upgrade(revision="heads")
-        if db.engine.dialect.name == "sqlite":
-            _upgrade_test_writes(db.engine)
+        _watch_read_requests(db.engine)
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -175,29 +173,32 @@ def _wipe(app) -> None:
                     conn.execute(text(f'DELETE FROM "{table}"'))
 
 
-# The test thread's own transactions are deferred (see `app`). In WAL mode a deferred transaction
-# whose snapshot went stale (the app or its worker committed since) cannot start writing: SQLite
-# answers "database is locked" at once, without waiting. The worker's jobs commit every few seconds,
-# so a test that reads, then writes (seeding, back-dating a row) would fail at random. The test
-# thread therefore trades its read snapshot for the write lock just before its first write. Only
-# the test thread does this (a ContextVar, not inherited by threads a test starts), never the app.
-_UPGRADE_ON_WRITE: contextvars.ContextVar[bool] = contextvars.ContextVar("upgrade_on_write", default=False)
-_READ_ONLY_SQL = ("SELECT", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+# The test thread's own transactions are deferred (see `app`), like a read request's: their first
+# write trades the read snapshot for the write lock (mkassa._write_lock_on_first_write). Without it a
+# test that reads, then writes (seeding, back-dating a row) would fail at random whenever the worker
+# had committed in between ("database is locked" at once, in WAL mode).
+
+# What read requests (GET, HEAD) wrote during the current test, by table: a read request may write
+# only blind values in READ_REQUEST_WRITES (its reads come from a snapshot its write does not continue).
+_READ_REQUEST_WRITES: list[str] = []
+_WRITE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+\"?(\w+)", re.IGNORECASE)
 
 
-def _upgrade_test_writes(engine) -> None:
-    @event.listens_for(engine, "begin")
-    def _mark(conn):
-        conn.info["deferred_read"] = not SQLITE_IMMEDIATE.get()
-
+def _watch_read_requests(engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
-    def _upgrade(conn, cursor, statement, parameters, context, executemany):
-        if (conn.info.get("deferred_read") and _UPGRADE_ON_WRITE.get() and not conn.in_nested_transaction()
-                and not statement.lstrip().upper().startswith(_READ_ONLY_SQL)):
-            raw = conn.connection.dbapi_connection
-            raw.execute("COMMIT")
-            raw.execute("BEGIN IMMEDIATE")
-            conn.info["deferred_read"] = False
+    def _record(conn, cursor, statement, parameters, context, executemany):
+        if has_request_context() and request.method in READ_METHODS:
+            written = _WRITE.match(statement)
+            if written:
+                _READ_REQUEST_WRITES.append(f"{request.method} {request.path}: {written.group(1)}")
+
+
+@pytest.fixture(autouse=True)
+def _read_requests_write_only_blind_values():
+    _READ_REQUEST_WRITES.clear()
+    yield
+    refused = [w for w in _READ_REQUEST_WRITES if w.rsplit(": ", 1)[1] not in READ_REQUEST_WRITES]
+    assert not refused, f"a read request wrote outside READ_REQUEST_WRITES: {refused}"
 
 
 class FreshContextClient(FlaskClient):
@@ -225,14 +226,12 @@ def app(_app):
     _app.test_client_class = FreshContextClient
     # The test's inspection queries use deferred transactions: they never block the app's writers.
     token = SQLITE_IMMEDIATE.set(False)
-    upgrade_token = _UPGRADE_ON_WRITE.set(True)
     try:
         # Services called straight from a test speak English, like the test client (see above).
         with _app.app_context(), force_locale("en"):
             yield _app
             db.session.remove()
     finally:
-        _UPGRADE_ON_WRITE.reset(upgrade_token)
         SQLITE_IMMEDIATE.reset(token)
     _wipe(_app)
 
