@@ -217,7 +217,8 @@ def _register_request_hooks(app: Flask) -> None:
     def _immediate():
         # Pages and streams read (SQLite: no write lock, so they never hold off a payment); what a
         # read request writes is a blind value (READ_REQUEST_WRITES), written after the lock is taken.
-        g.sqlite_immediate_token = SQLITE_IMMEDIATE.set(request.method not in READ_METHODS)
+        g.read_request = request.method in READ_METHODS
+        g.sqlite_immediate_token = SQLITE_IMMEDIATE.set(not g.read_request)
 
     @app.teardown_request
     def _reset_immediate(_exc):

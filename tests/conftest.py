@@ -15,11 +15,11 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, event, inspect, make_url, text
 
-from flask import has_app_context, has_request_context, request
+from flask import g, has_app_context, has_request_context, request
 from flask_babel import force_locale
 from flask.testing import FlaskClient
 
-from mkassa import READ_METHODS, READ_REQUEST_WRITES, SQLITE_IMMEDIATE, create_app
+from mkassa import READ_REQUEST_WRITES, SQLITE_IMMEDIATE, create_app
 from mkassa.config import Settings
 from mkassa.extensions import db, limiter
 
@@ -187,7 +187,8 @@ _WRITE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s
 def _watch_read_requests(engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _record(conn, cursor, statement, parameters, context, executemany):
-        if has_request_context() and request.method in READ_METHODS:
+        # g.read_request: a request the app serves (not a test's test_request_context, which builds URLs).
+        if has_request_context() and g.get("read_request"):
             written = _WRITE.match(statement)
             if written:
                 _READ_REQUEST_WRITES.append(f"{request.method} {request.path}: {written.group(1)}")
