@@ -7,7 +7,7 @@ where they arise, they were taken in the middle of a webhook's work: ten stateme
 Python between them ran with the shop's rows locked, and the shop's payments were credited one
 after the other at that pace (bench_webhooks: 4 deliveries in flight, 37% of the CPU idle).
 
-Inside `last()`, those writers hold their work here instead, and it is written when the block ends,
+Those writers go through `write`; inside `last()` it holds their work instead, and it is written when the block ends,
 in one go: the rollups in key order, then the balances in account id order (the order the writers
 use outside the block too, so two transactions never lock them in opposite orders). The locks are
 then held from there to COMMIT only.
@@ -54,15 +54,15 @@ class _Block:
     open: bool = True
 
 
-def hold(session: Session, order: int, writer: Writer, payload: Any) -> bool:
-    """Keep `payload` for `writer` if a `last()` block is open on this session (True), else False:
-    the caller then writes it at once. Writers run in increasing `order` when the block ends."""
+def write(session: Session, order: int, writer: Writer, payload: Any) -> None:
+    """Write `payload` with `writer` now, or, inside a `last()` block on this session, when the block
+    ends: then writers run in increasing `order`, each once with all the payloads held for it."""
     block = session.info.get(_KEY)
     if block is None or not block.open:
-        return False
+        writer(session, [payload])
+        return
     transaction = session.get_nested_transaction() or session.get_transaction()
     block.held.append(_Held(transaction, order, writer, payload))
-    return True
 
 
 @contextmanager

@@ -114,8 +114,7 @@ def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchan
                        for acc, amount in legs]
             upsert.run(upsert.insert_rows(_ENTRIES, _ENTRY_COLUMNS, len(legs)), upsert.numbered(entries))
             moves = [{"account": acc.id, "amount": amount} for acc, amount in sorted(legs, key=lambda leg: leg[0].id)]
-            if not hotrows.hold(db.session(), HOT_ORDER, _write_held, (code, moves)):
-                db.session.execute(_MOVE, moves)
+            hotrows.write(db.session(), HOT_ORDER, _move_balances, (code, moves))
             for acc, _ in legs:
                 db.session.expire(acc, ["balance"])
     except IntegrityError as exc:
@@ -126,9 +125,10 @@ def post(code: str, kind: str, legs: list[tuple[LedgerAccount, int]], *, merchan
 HOT_ORDER = 1  # held balance moves are written after held rollup deltas (services.hotrows)
 
 
-def _write_held(session, held: list[tuple[str, list[dict]]]) -> None:
-    """The balance moves of a hotrows.last() block's transfers in one executemany, in account id order
-    (stable: an account's moves keep their order, so its CHECK sees the balances it would have seen)."""
+def _move_balances(session, held: list[tuple[str, list[dict]]]) -> None:
+    """The balance moves of one transfer, or of a hotrows.last() block's transfers, in one executemany,
+    in account id order (stable: an account's moves keep their order, so its CHECK sees the balances
+    it would have seen); an overdraft is InsufficientFunds."""
     moves = sorted((move for _, transfer in held for move in transfer), key=lambda move: move["account"])
     try:
         session.execute(_MOVE, moves)

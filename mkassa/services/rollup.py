@@ -83,10 +83,8 @@ def _collect(session: Session) -> tuple[dict[Key, list[int]], dict[HourKey, list
     hours: dict[HourKey, list[int]] = {}
 
     def add(key: Key, count: int, amount: int, created_at: datetime) -> None:
-        for table, k in ((deltas, key), (hours, hour_key(key, created_at))):
-            slot = table.setdefault(k, [0, 0])
-            slot[0] += count
-            slot[1] += amount
+        _add(deltas, key, count, amount)
+        _add(hours, hour_key(key, created_at), count, amount)
 
     for obj in session.new:
         if isinstance(obj, Payment):
@@ -103,7 +101,17 @@ def _collect(session: Session) -> tuple[dict[Key, list[int]], dict[HourKey, list
         if isinstance(obj, Payment):
             old = [_old_and_new(obj, c)[0] for c in (*KEY_COLUMNS, "amount")]
             add(_key(*old[:-1]), -1, -old[-1], old[1])
-    return ({k: v for k, v in deltas.items() if v != [0, 0]}, {k: v for k, v in hours.items() if v != [0, 0]})
+    return _nonzero(deltas), _nonzero(hours)
+
+
+def _add(table: dict, key: tuple, count: int, amount: int) -> None:
+    slot = table.setdefault(key, [0, 0])
+    slot[0] += count
+    slot[1] += amount
+
+
+def _nonzero(table: dict) -> dict:
+    return {k: v for k, v in table.items() if v != [0, 0]}
 
 
 def _insert(dialect_name: str, table):
@@ -140,25 +148,22 @@ def _after_flush(session: Session, _flush_context) -> None:
     # Pre-flush state and attribute history are still available here; the upserts run on the flush's
     # connection, inside the same transaction (and savepoint) as the payment rows they account for.
     deltas, hours = _collect(session)
-    if (deltas or hours) and not hotrows.hold(session, HOT_ORDER, _write_held, (deltas, hours)):
-        apply(session.connection(), deltas, hours)
+    if deltas or hours:
+        hotrows.write(session, HOT_ORDER, _write, (deltas, hours))
 
 
 HOT_ORDER = 0  # held rollup deltas are written before held balance moves (services.hotrows)
 
 
-def _write_held(session: Session, held: list[tuple[dict, dict]]) -> None:
-    """The deltas of a hotrows.last() block's flushes, summed per key, in one upsert per table."""
+def _write(session: Session, held: list[tuple[dict, dict]]) -> None:
+    """The deltas of a flush, or of a hotrows.last() block's flushes summed per key, in one upsert per table."""
     deltas: dict[Key, list[int]] = {}
     hours: dict[HourKey, list[int]] = {}
     for flush_deltas, flush_hours in held:
         for table, rows in ((deltas, flush_deltas), (hours, flush_hours)):
             for key, (count, amount) in rows.items():
-                slot = table.setdefault(key, [0, 0])
-                slot[0] += count
-                slot[1] += amount
-    apply(session.connection(), {k: v for k, v in deltas.items() if v != [0, 0]},
-          {k: v for k, v in hours.items() if v != [0, 0]})
+                _add(table, key, count, amount)
+    apply(session.connection(), _nonzero(deltas), _nonzero(hours))
 
 
 def day_expression(created_at, dialect_name: str):

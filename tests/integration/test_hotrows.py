@@ -8,7 +8,7 @@ from sqlalchemy import event as sa_event, select
 
 from mkassa.extensions import db
 from mkassa.models import Payment, utcnow
-from mkassa.services import hotrows, ledger, rollup
+from mkassa.services import hotrows, ledger, payments, rollup
 
 from .test_pay_qr import new_payment, post_event, succeeded
 
@@ -26,12 +26,6 @@ def _pending(demo, amount: int = 500) -> Payment:
                       created_at=utcnow())
     db.session.add(payment)
     return payment
-
-
-def _credit(payment: Payment, code: str) -> None:
-    bank, processing = ledger.get_accounts(("bank_incoming", None), ("processing", payment.merchant_id))
-    ledger.post(code, "payment", [(bank, -payment.amount), (processing, payment.amount)],
-                merchant_id=payment.merchant_id, payment_id=payment.id)
 
 
 def _exact(merchant_id: int, processing: int) -> None:
@@ -68,11 +62,11 @@ def test_held_writes_go_out_when_the_block_ends(app, demo):
     with hotrows.last():
         payment = _pending(demo)
         db.session.flush()
-        _credit(payment, "payment:held")
+        payments.credit(payment)
         with hotrows.last():  # an inner block adds to the outer one
             second = _pending(demo, 700)
             db.session.flush()
-            _credit(second, "payment:held-inner")
+            payments.credit(second)
         # Nothing of the shared rows is written yet: balances still read as before.
         assert db.session.scalar(select(ledger.LedgerAccount.balance).where(
             ledger.LedgerAccount.code == f"m{demo.merchant.id}:processing")) == before
@@ -84,15 +78,16 @@ def test_a_savepoint_rolled_back_in_the_block_takes_its_held_writes(app, demo):
     with hotrows.last():
         kept = _pending(demo, 300)
         db.session.flush()
-        _credit(kept, "payment:kept")
+        payments.credit(kept)
         with pytest.raises(Boom):
             with db.session.begin_nested():
                 undone = _pending(demo, 900)
                 db.session.flush()
-                _credit(undone, "payment:undone")
+                payments.credit(undone)
+                undone_code = f"payment:{undone.public_id}"
                 raise Boom
     _exact(demo.merchant.id, before + 300)
-    assert db.session.scalar(select(ledger.LedgerTransfer).where(ledger.LedgerTransfer.code == "payment:undone")) is None
+    assert db.session.scalar(select(ledger.LedgerTransfer).where(ledger.LedgerTransfer.code == undone_code)) is None
 
 
 def test_a_failed_block_writes_nothing_and_its_work_cannot_be_committed(app, demo):
@@ -101,7 +96,7 @@ def test_a_failed_block_writes_nothing_and_its_work_cannot_be_committed(app, dem
         with hotrows.last():
             payment = _pending(demo)
             db.session.flush()
-            _credit(payment, "payment:failed-block")
+            payments.credit(payment)
             raise Boom
     # The payment and its transfer are flushed, their shared rows are not: committing would lose them.
     with pytest.raises(RuntimeError, match="held"):
@@ -111,7 +106,7 @@ def test_a_failed_block_writes_nothing_and_its_work_cannot_be_committed(app, dem
     with hotrows.last():  # the rollback took what was held: the next block starts clean
         payment = _pending(demo, 200)
         db.session.flush()
-        _credit(payment, "payment:after")
+        payments.credit(payment)
     _exact(demo.merchant.id, before + 200)
 
 
